@@ -1,0 +1,37 @@
+"""Hymir: workflows made of plain Python jobs, run in-process or on Apache Airflow."""
+
+from hymir.errors import (
+    HymirError,
+    InvalidJobReturn,
+    InvalidWorkflow,
+    JobNotImportable,
+    WorkflowDoesNotExist,
+    WorkflowNotFinished,
+)
+from hymir.executor import Executor, JobState, JobStatus, WorkflowState, WorkflowStatus
+from hymir.job import CheckLater, Failure, Job, JobResult, Retry, Success, job
+from hymir.workflow import Chain, Group, Workflow
+
+__all__ = [
+    "Chain",
+    "CheckLater",
+    "Executor",
+    "Failure",
+    "Group",
+    "HymirError",
+    "InvalidJobReturn",
+    "InvalidWorkflow",
+    "Job",
+    "JobNotImportable",
+    "JobResult",
+    "JobState",
+    "JobStatus",
+    "Retry",
+    "Success",
+    "Workflow",
+    "WorkflowDoesNotExist",
+    "WorkflowNotFinished",
+    "WorkflowState",
+    "WorkflowStatus",
+    "job",
+]

@@ -1,0 +1,28 @@
+"""The errors Hymir raises, so callers can catch exactly what they expect."""
+
+
+class HymirError(Exception):
+    """Base class of every error raised by Hymir."""
+
+
+class InvalidWorkflow(HymirError, ValueError):
+    """A workflow (or serialized workflow data) is malformed; raised when it is built."""
+
+
+class InvalidJobReturn(HymirError, TypeError):
+    """A job returned something other than a JobResult or None."""
+
+
+class JobNotImportable(InvalidWorkflow):
+    """A job's function cannot be imported by its dotted name."""
+
+
+class WorkflowDoesNotExist(HymirError, KeyError):
+    """The executor knows no workflow run with this id."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "workflow does not exist"
+
+
+class WorkflowNotFinished(HymirError, RuntimeError):
+    """The operation needs a finished workflow run, and this one is still going."""

@@ -1,0 +1,151 @@
+"""The engine-neutral executor API, and the states of jobs and workflows it reports."""
+
+from __future__ import annotations
+
+import enum
+import time
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from hymir.errors import InvalidWorkflow
+from hymir.workflow import Workflow
+
+
+class JobStatus(str, enum.Enum):
+    """Where a job is: not started or waiting to run again, running, or finished."""
+
+    PENDING = "pending"
+    STARTING = "starting"
+    SUCCESS = "success"
+    FAILURE = "failure"
+
+
+class WorkflowStatus(str, enum.Enum):
+    """Where a workflow run is."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILURE = "failure"
+
+
+_FINISHED = {JobStatus.SUCCESS, JobStatus.FAILURE, WorkflowStatus.SUCCESS, WorkflowStatus.FAILURE}
+
+
+def _deserialize_state(cls, data: dict, status_type: type[enum.Enum]):
+    if not isinstance(data, dict) or "status" not in data:
+        raise InvalidWorkflow(f"a serialized {cls.__name__} is a dict with a 'status', not {data!r}")
+    unknown = set(data) - set(cls.__dataclass_fields__)
+    if unknown:
+        raise InvalidWorkflow(f"serialized {cls.__name__} has unknown keys {sorted(unknown)}")
+    try:
+        return cls(**{**data, "status": status_type(data["status"])})
+    except ValueError:
+        raise InvalidWorkflow(f"unknown {cls.__name__} status {data['status']!r}") from None
+
+
+@dataclass
+class JobState:
+    """What is known of one job in a run.
+
+    ``retries`` counts Retry results acted upon, ``checks`` counts CheckLater results, ``context``
+    is the latest CheckLater context, ``exception`` the traceback or message of a failure, and
+    ``result`` the value of the job's Success or Failure.
+    """
+
+    status: JobStatus = JobStatus.PENDING
+    retries: int = 0
+    checks: int = 0
+    context: dict[str, Any] = field(default_factory=dict)
+    exception: str | None = None
+    result: Any = None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in _FINISHED
+
+    def serialize(self) -> dict[str, Any]:
+        return {**asdict(self), "status": self.status.value}
+
+    @classmethod
+    def deserialize(cls, data: dict[str, Any]) -> JobState:
+        return _deserialize_state(cls, data, JobStatus)
+
+
+@dataclass
+class WorkflowState:
+    """What is known of a workflow run as a whole."""
+
+    status: WorkflowStatus = WorkflowStatus.PENDING
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in _FINISHED
+
+    def serialize(self) -> dict[str, Any]:
+        return {**asdict(self), "status": self.status.value}
+
+    @classmethod
+    def deserialize(cls, data: dict[str, Any]) -> WorkflowState:
+        return _deserialize_state(cls, data, WorkflowStatus)
+
+
+class Executor(ABC):
+    """Runs workflows and reports on them; every engine implements this same API."""
+
+    @abstractmethod
+    def run(self, workflow: Workflow) -> str:
+        """Start running ``workflow``; return the new run's id at once."""
+
+    @abstractmethod
+    def workflow(self, workflow_id: str) -> Workflow:
+        """The workflow of a run; raises ``WorkflowDoesNotExist`` for an unknown id."""
+
+    @abstractmethod
+    def workflow_state(self, workflow_id: str) -> WorkflowState:
+        """The state of a run as a whole."""
+
+    @abstractmethod
+    def job_states(self, workflow_id: str, job_ids: list[str] | None = None) -> dict[str, JobState]:
+        """The states of the given jobs (every job and callback when None), by job id."""
+
+    @abstractmethod
+    def outputs(self, workflow_id: str) -> dict[str, list[Any]]:
+        """Every value of every output, by output name, producers in graph order."""
+
+    @abstractmethod
+    def clear(self, workflow_id: str) -> None:
+        """Forget a finished run; raises ``WorkflowNotFinished`` while it is still going."""
+
+    def job_state(self, workflow_id: str, job_id: str) -> JobState:
+        """The state of one job of a run."""
+        return self.job_states(workflow_id, [job_id])[job_id]
+
+    def progress(self, workflow_id: str) -> tuple[int, int]:
+        """``(finished, total)`` over the workflow's jobs, callbacks aside."""
+        job_ids = list(self.workflow(workflow_id).jobs)
+        states = self.job_states(workflow_id, job_ids)
+        return sum(state.is_finished for state in states.values()), len(job_ids)
+
+    def wait(
+        self, workflow_id: str, *, block: bool = True, sleep: float = 0.5, timeout: float | None = None
+    ) -> WorkflowState:
+        """Wait until the run finishes and return its state; with ``block=False`` return the state at once.
+
+        Polls every ``sleep`` seconds; raises ``TimeoutError`` after ``timeout`` seconds.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        state = self.workflow_state(workflow_id)
+        while block and not state.is_finished:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"workflow {workflow_id} did not finish within {timeout} s")
+            time.sleep(sleep)
+            state = self.workflow_state(workflow_id)
+        return state
+
+    def __getitem__(self, workflow_id: str) -> Workflow:
+        return self.workflow(workflow_id)
+
+    def __delitem__(self, workflow_id: str) -> None:
+        self.clear(workflow_id)

@@ -1,0 +1,83 @@
+"""Calling a job and checking what it returned: the part of running a job every engine shares."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Callable, Mapping
+
+from hymir.errors import InvalidJobReturn
+from hymir.job import CheckLater, Failure, JobResult, Retry, Success
+from hymir.jsonsafe import json_problem
+from hymir.validation import InputBinding, describe
+from hymir.workflow import Workflow
+
+
+def call_job(
+    workflow: Workflow,
+    job_id: str,
+    values_of: Callable[[InputBinding], list[Any]],
+    reserved: Mapping[str, Any],
+) -> JobResult:
+    """Call a job's function with its arguments and inputs, and return its checked result.
+
+    ``values_of(binding)`` gives the values that the binding's producers made, in graph order;
+    ``reserved`` gives the engine's values of the reserved inputs. Exceptions of the job propagate.
+    """
+    job = workflow[job_id]
+    kwargs = dict(job.kwargs)
+    for binding in workflow.input_bindings(job_id):
+        if binding.producers is None:
+            kwargs[binding.parameter] = reserved[binding.output]
+        else:
+            values = values_of(binding)
+            kwargs[binding.parameter] = values if binding.many else (values[0] if values else None)
+    return check_result(workflow, job_id, job.function(*job.args, **kwargs))
+
+
+def _is_number(value: Any, *, allow_none: bool = True) -> bool:
+    if value is None:
+        return allow_none
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and value >= 0
+
+
+def check_result(workflow: Workflow, job_id: str, result: Any) -> JobResult:
+    """Return the job's result as a JobResult (None counts as Success(None)).
+
+    Raises ``InvalidJobReturn`` naming the job when the result is not one Hymir can act on.
+    """
+    job = workflow[job_id]
+    who = describe(job)
+    if result is None:
+        result = Success(None)
+    if isinstance(result, Success):
+        problem = json_problem(result.result, "the value")
+        if problem:
+            label = f"output {job.output!r}" if job.output else "its Success value"
+            raise InvalidJobReturn(f"{who}: {label} cannot be stored: {problem}")
+        return result
+    if isinstance(result, Failure):
+        return result
+    if isinstance(result, Retry):
+        if not (_is_number(result.wait_min) and _is_number(result.wait_max)):
+            raise InvalidJobReturn(f"{who} returned {result!r}: wait_min and wait_max must be numbers >= 0")
+        low, high = result.delay_bounds()
+        if low > high:
+            raise InvalidJobReturn(f"{who} returned {result!r}: wait_min is greater than wait_max")
+        if result.max_retries is not None and not (
+            isinstance(result.max_retries, int) and not isinstance(result.max_retries, bool) and result.max_retries >= 0
+        ):
+            raise InvalidJobReturn(f"{who} returned {result!r}: max_retries must be a whole number >= 0")
+        return result
+    if isinstance(result, CheckLater):
+        if not _is_number(result.wait_for):
+            raise InvalidJobReturn(f"{who} returned {result!r}: wait_for must be a number of seconds >= 0")
+        if result.context is not None:
+            problem = json_problem(result.context, "context")
+            if not isinstance(result.context, dict) or problem:
+                reason = problem or f"context is a {type(result.context).__name__}, not a dict"
+                raise InvalidJobReturn(f"{who} returned CheckLater whose {reason}")
+        return result
+    raise InvalidJobReturn(
+        f"{who} returned {result!r} ({type(result).__name__}); a job must return Success, Failure, Retry, "
+        "CheckLater or None"
+    )

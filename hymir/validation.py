@@ -1,0 +1,159 @@
+"""Checks a workflow's jobs when it is built, and works out where each job's inputs come from."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import typing
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from hymir.errors import InvalidWorkflow, JobNotImportable
+from hymir.job import RESERVED_INPUTS, Job, input_parameter, resolve_function
+from hymir.jsonsafe import json_problem
+
+
+@dataclass(frozen=True)
+class InputBinding:
+    """One input of a job: the output it reads, the parameter it fills, and who produces it.
+
+    ``producers`` lists the producing job identities in graph order, or is None for a reserved
+    input that the engine provides. ``many`` is true when the parameter takes the list of values.
+    """
+
+    output: str
+    parameter: str
+    producers: tuple[str, ...] | None
+    many: bool
+
+
+@dataclass(frozen=True)
+class _Signature:
+    """What validation needs to know about a job function's parameters."""
+
+    signature: inspect.Signature
+    accepts_any_keyword: bool
+    list_parameters: frozenset[str]
+
+
+def describe(job: Job) -> str:
+    """How messages name a job: its identity and its function."""
+    return f"job {job.identity} ({job.name})"
+
+
+@functools.lru_cache(maxsize=None)
+def _signature_of(function: Callable[..., Any]) -> _Signature:
+    try:
+        signature = inspect.signature(function, eval_str=True)
+    except Exception:
+        signature = inspect.signature(function)
+    parameters = signature.parameters.values()
+    return _Signature(
+        signature=signature,
+        accepts_any_keyword=any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters),
+        list_parameters=frozenset(p.name for p in parameters if _is_list_annotation(p.annotation)),
+    )
+
+
+def _is_list_annotation(annotation: Any) -> bool:
+    """True for ``list``, ``list[...]`` and ``typing.List[...]`` (also when left as a string)."""
+    if isinstance(annotation, str):
+        text = annotation.replace(" ", "")
+        return text in ("list", "List") or text.startswith(("list[", "List[", "typing.List["))
+    return annotation is list or typing.get_origin(annotation) is list
+
+
+def _function_of(job: Job) -> Callable[..., Any]:
+    try:
+        return resolve_function(job.name)
+    except JobNotImportable as error:
+        raise InvalidWorkflow(f"{describe(job)}: {error}") from None
+
+
+def _check_job(job: Job, producers_of: Callable[[str], tuple[str, ...] | None]) -> list[InputBinding]:
+    """Check one job's function, arguments and inputs; return its input bindings.
+
+    ``producers_of(output)`` gives the producers that run before this job, or raises
+    ``InvalidWorkflow`` itself when a producer does not.
+    """
+    function = _function_of(job)
+    for value, where in ((list(job.args), "args"), (job.kwargs, "kwargs")):
+        problem = json_problem(value, where)
+        if problem:
+            raise InvalidWorkflow(f"{describe(job)}: argument {problem}")
+    if job.output in RESERVED_INPUTS:
+        raise InvalidWorkflow(f"{describe(job)}: output {job.output!r} is a reserved input name; choose another")
+    info = _signature_of(function)
+    bindings: list[InputBinding] = []
+    for entry in job.inputs or ():
+        output, parameter = input_parameter(entry)
+        where = f"{describe(job)}: input {output!r}"
+        if parameter != output:
+            where += f" (parameter {parameter!r})"
+        if any(b.parameter == parameter for b in bindings):
+            raise InvalidWorkflow(f"{where}: parameter {parameter!r} is fed by more than one input")
+        if parameter not in info.signature.parameters and not info.accepts_any_keyword:
+            raise InvalidWorkflow(
+                f"{where}: the function {function.__name__}{info.signature} has no parameter {parameter!r}"
+            )
+        many = parameter in info.list_parameters
+        if output in RESERVED_INPUTS:
+            bindings.append(InputBinding(output, parameter, None, many=False))
+            continue
+        producers = producers_of(output)
+        if not producers:
+            raise InvalidWorkflow(f"{where}: no job produces it (no job has output={output!r})")
+        if len(producers) > 1 and not many:
+            raise InvalidWorkflow(
+                f"{where}: it has {len(producers)} producers (jobs {', '.join(producers)}) but parameter "
+                f"{parameter!r} takes one value; annotate it as list[...] to receive every value"
+            )
+        bindings.append(InputBinding(output, parameter, producers, many))
+    try:
+        info.signature.bind(*job.args, **job.kwargs, **{b.parameter: None for b in bindings})
+    except TypeError as error:
+        raise InvalidWorkflow(
+            f"{describe(job)}: its arguments and inputs do not fit {function.__name__}{info.signature}: {error}"
+        ) from None
+    return bindings
+
+
+def validate_jobs(
+    jobs: Mapping[str, Job], order: list[str], predecessors: Mapping[str, list[str]]
+) -> dict[str, list[InputBinding]]:
+    """Validate every job of a graph; return the input bindings of each job by identity."""
+    position = {identity: index for index, identity in enumerate(order)}
+    producers_by_output: dict[str, list[str]] = {}
+    for identity in order:
+        output = jobs[identity].output
+        if output is not None:
+            producers_by_output.setdefault(output, []).append(identity)
+    ancestors: dict[str, int] = {}
+    if any(input_parameter(e)[0] not in RESERVED_INPUTS for job in jobs.values() for e in job.inputs or ()):
+        for identity in order:
+            bits = 0
+            for upstream in predecessors[identity]:
+                bits |= ancestors[upstream] | (1 << position[upstream])
+            ancestors[identity] = bits
+
+    bindings: dict[str, list[InputBinding]] = {}
+    for identity in order:
+        job = jobs[identity]
+
+        def producers_of(output: str, job: Job = job) -> tuple[str, ...] | None:
+            producers = producers_by_output.get(output, ())
+            for producer in producers:
+                if not ancestors[job.identity] >> position[producer] & 1:
+                    raise InvalidWorkflow(
+                        f"{describe(job)}: input {output!r}: its producer {describe(jobs[producer])} "
+                        "does not run before it; put the producer earlier in a Chain"
+                    )
+            return tuple(producers)
+
+        bindings[identity] = _check_job(job, producers_of)
+    return bindings
+
+
+def validate_callback(job: Job, jobs: Mapping[str, Job], order: list[str]) -> list[InputBinding]:
+    """Validate a callback job, which runs after every job of the workflow."""
+    return _check_job(job, lambda output: tuple(i for i in order if jobs[i].output == output))

@@ -1,0 +1,295 @@
+"""Workflows: jobs arranged with Chain (in sequence) and Group (in parallel), validated when built."""
+
+from __future__ import annotations
+
+import enum
+import graphlib
+import json
+from dataclasses import dataclass, replace
+from typing import Any, Iterable, Mapping, Union
+
+from hymir.errors import InvalidWorkflow
+from hymir.job import Job, JobFunction
+from hymir.validation import InputBinding, validate_callback, validate_jobs
+
+#: The serialization format written by ``Workflow.serialize``.
+FORMAT_VERSION = 1
+
+
+class _Container:
+    """Members run in an order defined by the subclass; members are Jobs, Chains or Groups."""
+
+    kind = ""
+
+    def __init__(self, *members: Job | Chain | Group):
+        for position, member in enumerate(members, start=1):
+            if not isinstance(member, (Job, _Container)):
+                hint = ""
+                if isinstance(member, JobFunction):
+                    hint = f"; call it to make a Job, e.g. {member.__name__}()"
+                raise InvalidWorkflow(
+                    f"member {position} of {type(self).__name__} is {member!r} ({type(member).__name__}), "
+                    f"not a Job, Chain or Group{hint}"
+                )
+        if not members:
+            raise InvalidWorkflow(f"{type(self).__name__}() has no members")
+        self.members = members
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(map(repr, self.members))})"
+
+
+class Chain(_Container):
+    """Members run one after another; each starts once everything before it has finished."""
+
+    kind = "chain"
+
+
+class Group(_Container):
+    """Members run in parallel; the Group is finished once all of them are."""
+
+    kind = "group"
+
+
+#: The nesting of a workflow: a job identity, or a ("chain" | "group", children) pair.
+Structure = Union[str, tuple[str, tuple["Structure", ...]]]
+
+
+@dataclass
+class _GraphBuilder:
+    """Turns nested Chains and Groups into jobs with identities "1", "2", ... and edges."""
+
+    jobs: dict[str, Job]
+    edges: list[tuple[str, str]]
+
+    def add(self, member: Job | _Container) -> tuple[Structure, list[str], list[str]]:
+        """Add a member; return its structure and its entry and exit job identities."""
+        if isinstance(member, Job):
+            identity = str(len(self.jobs) + 1)
+            self.jobs[identity] = replace(member, identity=identity)
+            return identity, [identity], [identity]
+        parts = [self.add(child) for child in member.members]
+        structure = (member.kind, tuple(part[0] for part in parts))
+        if isinstance(member, Group):
+            return structure, [i for p in parts for i in p[1]], [i for p in parts for i in p[2]]
+        for (_, _, exits), (_, entries, _) in zip(parts, parts[1:]):
+            self.edges.extend((exit_, entry) for exit_ in exits for entry in entries)
+        return structure, parts[0][1], parts[-1][2]
+
+
+class Workflow:
+    """A validated graph of jobs, built from a Chain or Group (or from explicit jobs and edges)."""
+
+    class Callbacks(str, enum.Enum):
+        """Moments at which a workflow runs registered callback jobs."""
+
+        ON_FINISHED = "on_finished"
+
+    def __init__(self, root: Chain | Group | Job):
+        if not isinstance(root, (Job, _Container)):
+            raise InvalidWorkflow(f"a Workflow is built from a Chain, Group or Job, not {type(root).__name__}")
+        builder = _GraphBuilder(jobs={}, edges=[])
+        structure, _, _ = builder.add(root)
+        self._build(builder.jobs, builder.edges, structure)
+
+    @classmethod
+    def from_graph(cls, jobs: Mapping[str, Job], edges: Iterable[tuple[str, str]]) -> Workflow:
+        """Build a workflow from jobs keyed by identity and ``(upstream, downstream)`` edges."""
+        if not isinstance(jobs, Mapping):
+            raise InvalidWorkflow(f"jobs must be a mapping of identity to Job, not {type(jobs).__name__}")
+        for identity, job in jobs.items():
+            if not isinstance(identity, str) or not identity:
+                raise InvalidWorkflow(f"job identity {identity!r} must be a non-empty string")
+            if not isinstance(job, Job):
+                raise InvalidWorkflow(f"job {identity} is {job!r} ({type(job).__name__}), not a Job")
+        workflow = cls.__new__(cls)
+        workflow._build({i: replace(j, identity=i) for i, j in jobs.items()}, list(edges), None)
+        return workflow
+
+    def _build(self, jobs: dict[str, Job], edges: list[tuple[str, str]], structure: Structure | None) -> None:
+        self._jobs = jobs
+        self._structure = structure
+        self._callbacks: dict[Workflow.Callbacks, list[Job]] = {event: [] for event in Workflow.Callbacks}
+        predecessors: dict[str, list[str]] = {identity: [] for identity in jobs}
+        for edge in edges:
+            if not (isinstance(edge, (list, tuple)) and len(edge) == 2):
+                raise InvalidWorkflow(f"edge {edge!r} must be an (upstream, downstream) pair")
+            upstream, downstream = edge
+            for end in (upstream, downstream):
+                if not isinstance(end, str) or end not in jobs:
+                    raise InvalidWorkflow(f"edge {edge!r} names {end!r}, which is not a job of the workflow")
+            if upstream == downstream:
+                raise InvalidWorkflow(f"edge {edge!r} makes job {upstream} depend on itself")
+            if upstream not in predecessors[downstream]:
+                predecessors[downstream].append(upstream)
+        self._predecessors = predecessors
+        self._order = self._topological_order()
+        self._bindings = validate_jobs(self._jobs, self._order, predecessors)
+
+    def _topological_order(self) -> list[str]:
+        """Job identities so that every job follows its predecessors; ties keep definition order."""
+        position = {identity: index for index, identity in enumerate(self._jobs)}
+        sorter = graphlib.TopologicalSorter(self._predecessors)
+        try:
+            sorter.prepare()
+        except graphlib.CycleError as error:
+            cycle = " -> ".join(error.args[1])
+            raise InvalidWorkflow(f"the workflow's edges form a cycle: {cycle}") from None
+        order: list[str] = []
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready(), key=position.__getitem__)
+            order.extend(ready)
+            sorter.done(*ready)
+        return order
+
+    def on(self, event: Workflow.Callbacks, job: Job) -> Workflow:
+        """Register a job to run at ``event``; ON_FINISHED jobs run once the workflow finishes, even on failure."""
+        if not isinstance(event, Workflow.Callbacks):
+            raise InvalidWorkflow(f"unknown callback event {event!r}; use Workflow.Callbacks.ON_FINISHED")
+        if not isinstance(job, Job):
+            raise InvalidWorkflow(f"a callback must be a Job, not {job!r} ({type(job).__name__})")
+        taken = {j.identity for j in self._all_jobs()}
+        identity = next(str(n) for n in range(len(taken) + 1, 2 * len(taken) + 2) if str(n) not in taken)
+        job = replace(job, identity=identity)
+        binding = validate_callback(job, self._jobs, self._order)
+        self._callbacks[event].append(job)
+        self._bindings[identity] = binding
+        return self
+
+    @property
+    def jobs(self) -> dict[str, Job]:
+        """The workflow's jobs (callbacks aside) by identity, in definition order."""
+        return dict(self._jobs)
+
+    @property
+    def callbacks(self) -> dict[Workflow.Callbacks, list[Job]]:
+        """The callback jobs registered for each event."""
+        return {event: list(jobs) for event, jobs in self._callbacks.items()}
+
+    @property
+    def structure(self) -> Structure | None:
+        """How Chains and Groups nest, by job identity; None for a workflow built from explicit edges."""
+        return self._structure
+
+    @property
+    def dependencies(self) -> list[tuple[str, list[str]]]:
+        """``(job_id, [predecessor ids])`` for every job, in topological order."""
+        return [(identity, list(self._predecessors[identity])) for identity in self._order]
+
+    @property
+    def outputs(self) -> set[str]:
+        """The names of the outputs that jobs produce."""
+        return {job.output for job in self._all_jobs() if job.output is not None}
+
+    @property
+    def inputs(self) -> set[str]:
+        """The names of the outputs that jobs consume (reserved inputs aside)."""
+        return {b.output for bindings in self._bindings.values() for b in bindings if b.producers is not None}
+
+    def predecessors(self, job_id: str) -> list[str]:
+        """The jobs that must finish before ``job_id`` starts."""
+        self[job_id]
+        return list(self._predecessors.get(job_id, ()))
+
+    def input_bindings(self, job_id: str) -> list[InputBinding]:
+        """How each input of ``job_id`` is fed: its parameter, output, producers and list-ness."""
+        self[job_id]
+        return list(self._bindings[job_id])
+
+    def callback_ids(self) -> list[str]:
+        """Identities of every callback job, in registration order."""
+        return [job.identity for jobs in self._callbacks.values() for job in jobs]
+
+    def _all_jobs(self) -> Iterable[Job]:
+        yield from self._jobs.values()
+        for jobs in self._callbacks.values():
+            yield from jobs
+
+    def __getitem__(self, job_id: str) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            job = next((j for j in self._all_jobs() if j.identity == job_id), None)
+        if job is None:
+            raise KeyError(f"workflow has no job {job_id!r}")
+        return job
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Workflow) and self.serialize() == other.serialize()
+
+    def __repr__(self) -> str:
+        return f"<Workflow of {len(self)} jobs>"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The workflow as JSON-safe data (see ``serialize``)."""
+        return {
+            "version": FORMAT_VERSION,
+            "jobs": [job.serialize() for job in self._jobs.values()],
+            "edges": [[upstream, identity] for identity, preds in self._predecessors.items() for upstream in preds],
+            "structure": _structure_to_data(self._structure),
+            "callbacks": {event.value: [job.serialize() for job in jobs] for event, jobs in self._callbacks.items()},
+        }
+
+    def serialize(self) -> str:
+        """Serialize the workflow to a JSON string."""
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+    @classmethod
+    def deserialize(cls, data: str | bytes | dict) -> Workflow:
+        """Restore a workflow from ``serialize`` output; malformed data raises ``InvalidWorkflow``."""
+        try:
+            return cls._from_data(json.loads(data) if isinstance(data, (str, bytes)) else data)
+        except InvalidWorkflow:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as error:
+            raise InvalidWorkflow(f"malformed serialized workflow: {error!r}") from None
+
+    @classmethod
+    def _from_data(cls, data: Any) -> Workflow:
+        if not isinstance(data, dict):
+            raise InvalidWorkflow(f"a serialized workflow is a JSON object, not {type(data).__name__}")
+        if data.get("version") != FORMAT_VERSION:
+            raise InvalidWorkflow(f"unsupported serialized workflow version {data.get('version')!r}")
+        jobs_data, edges = data.get("jobs"), data.get("edges")
+        callbacks = data.get("callbacks", {})
+        if not isinstance(jobs_data, list) or not isinstance(edges, list) or not isinstance(callbacks, dict):
+            raise InvalidWorkflow("a serialized workflow needs a 'jobs' list, an 'edges' list and a 'callbacks' object")
+        jobs = [Job.deserialize(item) for item in jobs_data]
+        by_identity = {job.identity: job for job in jobs}
+        if len(by_identity) != len(jobs):
+            raise InvalidWorkflow("serialized workflow has jobs with the same identity")
+        workflow = cls.from_graph(by_identity, [tuple(edge) if isinstance(edge, list) else edge for edge in edges])
+        workflow._structure = _structure_from_data(data.get("structure"), set(by_identity))
+        for event_name, callback_jobs in callbacks.items():
+            try:
+                event = Workflow.Callbacks(event_name)
+            except ValueError:
+                raise InvalidWorkflow(f"unknown callback event {event_name!r}") from None
+            if not isinstance(callback_jobs, list):
+                raise InvalidWorkflow(f"callbacks of {event_name!r} must be a list")
+            for callback in callback_jobs:
+                workflow.on(event, Job.deserialize(callback))
+        return workflow
+
+
+def _structure_to_data(structure: Structure | None) -> Any:
+    if structure is None or isinstance(structure, str):
+        return structure
+    kind, children = structure
+    return {kind: [_structure_to_data(child) for child in children]}
+
+
+def _structure_from_data(data: Any, identities: set[str]) -> Structure | None:
+    if data is None:
+        return None
+    if isinstance(data, str):
+        if data not in identities:
+            raise InvalidWorkflow(f"serialized structure names unknown job {data!r}")
+        return data
+    if isinstance(data, dict) and len(data) == 1:
+        ((kind, children),) = data.items()
+        if kind in (Chain.kind, Group.kind) and isinstance(children, list) and children:
+            return kind, tuple(_structure_from_data(child, identities) for child in children)
+    raise InvalidWorkflow(f"malformed serialized structure {data!r}")
