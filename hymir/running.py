@@ -17,21 +17,36 @@ def call_job(
     job_id: str,
     values_of: Callable[[InputBinding], list[Any]],
     reserved: Mapping[str, Any],
+    *,
+    args: tuple | None = None,
+    kwargs: Mapping[str, Any] | None = None,
 ) -> JobResult:
     """Call a job's function with its arguments and inputs, and return its checked result.
 
     ``values_of(binding)`` gives the values that the binding's producers made, in graph order;
-    ``reserved`` gives the engine's values of the reserved inputs. Exceptions of the job propagate.
+    ``reserved`` gives the engine's values of the reserved inputs; ``args`` and ``kwargs``
+    replace the job's own arguments (Airflow passes them rendered). Exceptions of the job propagate.
     """
     job = workflow[job_id]
-    kwargs = dict(job.kwargs)
+    args = job.args if args is None else args
+    kwargs = dict(job.kwargs if kwargs is None else kwargs)
     for binding in workflow.input_bindings(job_id):
         if binding.producers is None:
             kwargs[binding.parameter] = reserved[binding.output]
         else:
             values = values_of(binding)
             kwargs[binding.parameter] = values if binding.many else (values[0] if values else None)
-    return check_result(workflow, job_id, job.function(*job.args, **kwargs))
+    return check_result(workflow, job_id, job.function(*args, **kwargs))
+
+
+def failure_message(workflow: Workflow, job_id: str, result: Failure) -> str:
+    """Why a job that returned Failure failed, in the words both engines record."""
+    return f"{describe(workflow[job_id])} returned Failure({result.result!r})"
+
+
+def gave_up_message(workflow: Workflow, job_id: str, retries: int, cap: int) -> str:
+    """Why a job that asked for yet another retry failed, in the words both engines record."""
+    return f"{describe(workflow[job_id])} asked for a retry but gave up after {retries} retries (max_retries={cap})"
 
 
 def _is_number(value: Any, *, allow_none: bool = True) -> bool:

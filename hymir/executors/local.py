@@ -16,7 +16,7 @@ from hymir.clock import Clock
 from hymir.errors import WorkflowDoesNotExist, WorkflowNotFinished
 from hymir.executor import Executor, JobState, JobStatus, WorkflowState, WorkflowStatus
 from hymir.job import CheckLater, Failure, JobResult, Retry, Success
-from hymir.running import call_job
+from hymir.running import call_job, failure_message, gave_up_message
 from hymir.validation import InputBinding
 from hymir.workflow import Workflow
 
@@ -212,11 +212,12 @@ class _Phase:
                 state.status, state.result = JobStatus.SUCCESS, result.result
             elif isinstance(result, Failure):
                 state.status, state.result = JobStatus.FAILURE, result.result
+                state.exception = failure_message(run.workflow, job_id, result)
             elif isinstance(result, Retry):
                 cap = result.retry_cap()
                 if state.retries >= cap:
                     state.status = JobStatus.FAILURE
-                    state.exception = f"gave up after {state.retries} retries (max_retries={cap})"
+                    state.exception = gave_up_message(run.workflow, job_id, state.retries, cap)
                 else:
                     state.status = JobStatus.PENDING
                     state.retries += 1

@@ -1,0 +1,24 @@
+"""Hymir on Apache Airflow: a drop-in DAG factory, the operator that runs a job, and an executor.
+
+Names are imported on first use, so that a DAG file importing ``workflow_to_dag`` pays only
+for what it uses.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "workflow_to_dag": "hymir_airflow.factory",
+    "HymirJobOperator": "hymir_airflow.operator",
+    "AirflowExecutor": "hymir_airflow.executor",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'hymir_airflow' has no attribute {name!r}")

@@ -1,0 +1,141 @@
+"""AirflowExecutor: the Hymir Executor API over Airflow, reading every job's state back from Airflow."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from hymir.errors import WorkflowDoesNotExist, WorkflowNotFinished
+from hymir.executor import Executor, JobState, JobStatus, WorkflowState
+from hymir.workflow import Workflow
+from hymir_airflow.factory import task_ids_for
+from hymir_airflow.state import JobRecord, job_status, workflow_status
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """What Airflow reports of one task instance."""
+
+    task_id: str
+    state: str | None
+    try_number: int
+
+
+class AirflowBackend(Protocol):
+    """Where AirflowExecutor runs DAGs and reads them back: in this process, or a deployment's REST API."""
+
+    def start(self, workflow: Workflow, dag_id: str) -> str:
+        """Run (or trigger) the workflow's DAG; return the DAG run id."""
+
+    def dag_run_state(self, dag_id: str, run_id: str) -> str | None: ...
+
+    def task_rows(self, dag_id: str, run_id: str) -> dict[str, TaskRow]: ...
+
+    def return_values(self, dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, Any]: ...
+
+    def records(self, dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, Any]: ...
+
+    def delete_run(self, dag_id: str, run_id: str) -> None: ...
+
+
+def default_dag_id(workflow: Workflow) -> str:
+    """A stable DAG id for a workflow run in-process: the same workflow gets the same DAG."""
+    return "hymir_" + hashlib.sha1(workflow.serialize().encode()).hexdigest()[:12]
+
+
+class AirflowExecutor(Executor):
+    """Runs Hymir workflows on Airflow and reports states, retries, context, exceptions and outputs.
+
+    Without arguments it runs in this process: ``run()`` builds the workflow's DAG, registers it in
+    the configured metadata database (migrated on first use) and runs it to completion with
+    ``dag.test()``, so ``run()`` returns once the run has finished. Keyword arguments go to
+    ``workflow_to_dag``.
+    """
+
+    def __init__(self, *, backend: AirflowBackend | None = None, **dag_options: Any):
+        if backend is None:
+            from hymir_airflow.inprocess import InProcessBackend
+
+            backend = InProcessBackend(dag_options)
+        self._backend = backend
+        self._runs: dict[str, tuple[Workflow, str]] = {}
+
+    def run(self, workflow: Workflow, *, dag_id: str | None = None) -> str:
+        """Run ``workflow`` as the DAG ``dag_id`` (by default one named after the workflow's content)."""
+        dag_id = dag_id or default_dag_id(workflow)
+        run_id = self._backend.start(workflow, dag_id)
+        self._runs[run_id] = (workflow, dag_id)
+        return run_id
+
+    def _get(self, workflow_id: str) -> tuple[Workflow, str]:
+        try:
+            return self._runs[workflow_id]
+        except KeyError:
+            raise WorkflowDoesNotExist(f"no workflow run with id {workflow_id!r}") from None
+
+    def dag_id(self, workflow_id: str) -> str:
+        """The Airflow DAG that ran this workflow run."""
+        return self._get(workflow_id)[1]
+
+    def workflow(self, workflow_id: str) -> Workflow:
+        return self._get(workflow_id)[0]
+
+    def workflow_state(self, workflow_id: str) -> WorkflowState:
+        _, dag_id = self._get(workflow_id)
+        return WorkflowState(workflow_status(self._backend.dag_run_state(dag_id, workflow_id)))
+
+    def job_states(self, workflow_id: str, job_ids: list[str] | None = None) -> dict[str, JobState]:
+        workflow, dag_id = self._get(workflow_id)
+        task_ids = task_ids_for(workflow)
+        wanted = list(task_ids) if job_ids is None else job_ids
+        missing = [job_id for job_id in wanted if job_id not in task_ids]
+        if missing:
+            raise KeyError(f"workflow {workflow_id} has no jobs {missing}")
+        names = [task_ids[job_id] for job_id in wanted]
+        rows = self._backend.task_rows(dag_id, workflow_id)
+        records = self._backend.records(dag_id, workflow_id, names)
+        succeeded = [name for name in names if name in rows and job_status(rows[name].state) is JobStatus.SUCCESS]
+        values = self._backend.return_values(dag_id, workflow_id, succeeded) if succeeded else {}
+        return {
+            job_id: _job_state(rows.get(name), JobRecord.from_stored(records.get(name)), values.get(name))
+            for job_id, name in zip(wanted, names)
+        }
+
+    def outputs(self, workflow_id: str) -> dict[str, list[Any]]:
+        workflow = self.workflow(workflow_id)
+        producers = [job_id for job_id, job in workflow.jobs.items() if job.output is not None]
+        result: dict[str, list[Any]] = {}
+        for job_id, state in self.job_states(workflow_id, producers).items():
+            if state.status is JobStatus.SUCCESS:
+                result.setdefault(workflow[job_id].output, []).append(state.result)
+        return result
+
+    def clear(self, workflow_id: str) -> None:
+        """Forget a finished run, deleting its DAG run (task instances, XComs, state) from Airflow."""
+        _, dag_id = self._get(workflow_id)
+        if not self.workflow_state(workflow_id).is_finished:
+            raise WorkflowNotFinished(f"workflow {workflow_id} is still running; wait for it before clearing it")
+        self._backend.delete_run(dag_id, workflow_id)
+        del self._runs[workflow_id]
+
+
+def _job_state(row: TaskRow | None, record: JobRecord, value: Any) -> JobState:
+    """A JobState from what Airflow knows (state, try number) and what the job recorded."""
+    if row is None:
+        return JobState()
+    status = job_status(row.state)
+    exception = record.exception
+    if status is JobStatus.FAILURE and exception is None:
+        exception = (
+            f"task {row.task_id} ended {row.state} in Airflow before the job recorded why "
+            "(a sensor timeout, an execution timeout or a lost worker); read the task's log"
+        )
+    return JobState(
+        status=status,
+        retries=max(row.try_number - 1, 0),
+        checks=record.checks,
+        context=dict(record.context),
+        exception=None if status is JobStatus.SUCCESS else exception,
+        result=value if status is JobStatus.SUCCESS else record.result,
+    )

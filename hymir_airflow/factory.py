@@ -1,0 +1,147 @@
+"""workflow_to_dag: the drop-in DAG factory that turns a Hymir workflow into an Airflow DAG."""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.sdk import DAG, TaskGroup
+
+from hymir.job import DEFAULT_CHECK_INTERVAL, DEFAULT_MAX_RETRIES, resolve_function
+from hymir.workflow import Structure, Workflow
+from hymir_airflow.meta import operator_overrides
+from hymir_airflow.operator import HymirJobOperator
+
+#: Every Hymir DAG carries this tag, so the UI's tag filter and the Hymir view can find them.
+HYMIR_TAG = "hymir"
+
+
+def task_ids_for(workflow: Workflow) -> dict[str, str]:
+    """Readable task ids by job identity: the function name, with ``_2``, ``_3``, ... where names clash."""
+    taken: set[str] = set()
+    task_ids: dict[str, str] = {}
+    for job_id in [*workflow.jobs, *workflow.callback_ids()]:
+        task_ids[job_id] = _unique(workflow[job_id].name.rsplit(".", 1)[-1], taken)
+    return task_ids
+
+
+def _unique(base: str, taken: set[str]) -> str:
+    name, number = base, 1
+    while name in taken:
+        number += 1
+        name = f"{base}_{number}"
+    taken.add(name)
+    return name
+
+
+def workflow_to_dag(
+    workflow: Workflow,
+    *,
+    dag_id: str,
+    schedule: Any = None,
+    start_date: datetime | None = None,
+    default_args: dict[str, Any] | None = None,
+    task_groups: bool = True,
+    check_interval: float | timedelta = DEFAULT_CHECK_INTERVAL,
+    check_timeout: float | timedelta | None = None,
+    **dag_kwargs: Any,
+) -> DAG:
+    """Build the Airflow DAG that runs ``workflow``: one HymirJobOperator task per job.
+
+    A job's static ``retries`` is its ``meta={"airflow": {"retries": n}}``, else
+    ``default_args["retries"]``, else Hymir's default cap (3): it must cover the ``max_retries`` of
+    the job's Retry results. ``check_interval`` is the wait after a ``CheckLater`` without
+    ``wait_for`` and ``check_timeout`` how long a job may keep asking to be checked later
+    (Airflow's sensor default when None). Nested Chains and Groups become TaskGroups when
+    ``task_groups`` is true; task ids stay the same either way. ON_FINISHED callbacks become
+    teardown tasks after every job. Other keyword arguments go to ``DAG``.
+    """
+    default_args = dict(default_args or {})
+    retries = default_args.pop("retries", DEFAULT_MAX_RETRIES)
+    tags = list(dag_kwargs.pop("tags", None) or [])
+    if HYMIR_TAG not in tags:
+        tags.append(HYMIR_TAG)
+    dag_kwargs.setdefault("doc_md", _workflow_doc(workflow))
+    task_ids = task_ids_for(workflow)
+    operator_defaults: dict[str, Any] = {"retries": retries, "poke_interval": check_interval}
+    if check_timeout is not None:
+        operator_defaults["timeout"] = check_timeout
+
+    with DAG(
+        dag_id=dag_id, schedule=schedule, start_date=start_date, default_args=default_args, tags=tags, **dag_kwargs
+    ) as dag:
+        groups = _task_groups(workflow.structure, task_ids) if task_groups else {}
+        tasks = {}
+        for job_id in [*workflow.jobs, *workflow.callback_ids()]:
+            job = workflow[job_id]
+            tasks[job_id] = HymirJobOperator(
+                task_id=task_ids[job_id],
+                workflow=workflow,
+                job_id=job_id,
+                task_ids=task_ids,
+                doc_md=_function_doc(job.name),
+                task_group=groups.get(job_id),
+                **{**operator_defaults, **operator_overrides(job)},
+            )
+        for job_id, predecessors in workflow.dependencies:
+            for upstream in predecessors:
+                tasks[upstream] >> tasks[job_id]
+        leaves = _leaves(workflow)
+        for callback_id in workflow.callback_ids():
+            teardown = tasks[callback_id].as_teardown()
+            for leaf in leaves:
+                tasks[leaf] >> teardown
+    return dag
+
+
+def _leaves(workflow: Workflow) -> list[str]:
+    """Jobs nothing depends on: once they are done, every job is."""
+    has_successor = {upstream for _, predecessors in workflow.dependencies for upstream in predecessors}
+    return [job_id for job_id in workflow.jobs if job_id not in has_successor]
+
+
+def _task_groups(structure: Structure | None, task_ids: dict[str, str]) -> dict[str, TaskGroup]:
+    """A TaskGroup (``group_1``, ``chain_1``, ...) for every nested Chain and Group; maps each job to its innermost."""
+    if structure is None or isinstance(structure, str):
+        return {}
+    taken = set(task_ids.values())
+    counters = {"chain": itertools.count(1), "group": itertools.count(1)}
+    groups: dict[str, TaskGroup] = {}
+
+    def visit(node: Structure, parent: TaskGroup | None) -> None:
+        if isinstance(node, str):
+            if parent is not None:
+                groups[node] = parent
+            return
+        kind, children = node
+        group_id = f"{kind}_{next(counters[kind])}"
+        while group_id in taken:
+            group_id = f"{kind}_{next(counters[kind])}"
+        taken.add(group_id)
+        names = [task_ids[child] if isinstance(child, str) else f"({child[0]})" for child in children]
+        separator = " → " if kind == "chain" else " ‖ "
+        parent_argument = {} if parent is None else {"parent_group": parent}
+        group = TaskGroup(
+            group_id=group_id,
+            prefix_group_id=False,
+            tooltip=f"{kind.capitalize()}: {separator.join(names)}",
+            **parent_argument,
+        )
+        for child in children:
+            visit(child, group)
+
+    for child in structure[1]:
+        visit(child, None)
+    return groups
+
+
+def _function_doc(name: str) -> str | None:
+    """The job function's docstring, shown as the task's docs in the UI."""
+    return inspect.getdoc(resolve_function(name))
+
+
+def _workflow_doc(workflow: Workflow) -> str:
+    functions = sorted({job.name for job in workflow.jobs.values()})
+    return f"Hymir workflow of {len(workflow)} jobs, calling: " + ", ".join(f"`{name}`" for name in functions)

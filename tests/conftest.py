@@ -1,0 +1,43 @@
+"""Shared fixtures: a private Airflow home for the whole session, and an executor per engine."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import tempfile
+
+import pytest
+
+# Airflow reads its configuration when first imported, so the private home is set up before any
+# test module can import it: SQLite in a temporary folder, an empty dags folder, no examples.
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="hymir-test-airflow-")
+os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = os.path.join(_AIRFLOW_HOME, "dags")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
+os.makedirs(os.environ["AIRFLOW__CORE__DAGS_FOLDER"], exist_ok=True)
+
+HAVE_AIRFLOW = importlib.util.find_spec("airflow") is not None
+
+ENGINES = ["local", pytest.param("airflow", marks=pytest.mark.airflow)]
+
+
+@pytest.fixture(scope="session")
+def airflow_executor():
+    """One in-process AirflowExecutor (dag.test on the private SQLite database) for the session."""
+    if not HAVE_AIRFLOW:
+        pytest.skip("Apache Airflow is not installed")
+    from hymir_airflow import AirflowExecutor
+
+    return AirflowExecutor()
+
+
+@pytest.fixture(params=ENGINES)
+def executor(request):
+    """Each engine in turn: the LocalExecutor on virtual time, and Airflow through dag.test()."""
+    if request.param == "local":
+        from hymir.clock import VirtualClock
+        from hymir.executors.local import LocalExecutor
+
+        return LocalExecutor(clock=VirtualClock())
+    return request.getfixturevalue("airflow_executor")
