@@ -1,0 +1,22 @@
+"""A Retry example: a call to a flaky service that succeeds on its third try."""
+
+from hymir import Chain, JobState, Retry, Success, Workflow, job
+
+
+@job(inputs=["job_state"], output="payload")
+def call_flaky_service(succeed_on_try: int = 3, *, job_state: JobState):
+    """Pretend the service times out until the given try, then answer."""
+    if job_state.retries + 1 < succeed_on_try:
+        return Retry(wait_min=1, wait_max=3, max_retries=5)
+    return Success({"answered_on_try": job_state.retries + 1})
+
+
+@job(inputs=["payload"])
+def store_payload(payload: dict):
+    """Keep what the service answered."""
+    return Success(f"stored {payload}")
+
+
+def flaky_workflow() -> Workflow:
+    """Call a flaky service with retries, then store its answer."""
+    return Workflow(Chain(call_flaky_service(), store_payload()))

@@ -1,0 +1,41 @@
+"""A CheckLater example: wait for a file to appear, or for time to pass, without holding a worker."""
+
+import os
+import time
+
+from hymir import Chain, CheckLater, Group, JobState, Success, Workflow, job
+
+
+@job(inputs=["job_state"], output="waited")
+def wait_for_seconds(seconds: float, interval: int = 15, *, job_state: JobState):
+    """Succeed once ``seconds`` have passed since the first check; the start time lives in the context."""
+    started = job_state.context.get("started", time.time())
+    waited = time.time() - started
+    if waited < seconds:
+        return CheckLater(wait_for=interval, context={"started": started})
+    return Success(round(waited, 1))
+
+
+@job(output="contents")
+def wait_for_file(path: str, interval: int = 15):
+    """Succeed with the file's contents once it exists."""
+    if not os.path.exists(path):
+        return CheckLater(wait_for=interval)
+    with open(path) as handle:
+        return Success(handle.read())
+
+
+@job(inputs=["waited"])
+def announce(waited: list[float]):
+    """Say how long the waits took."""
+    return Success(f"waited {waited} s")
+
+
+def waiting_workflow(path: str = "/tmp/hymir-ready.txt", seconds: float = 20, interval: int = 15) -> Workflow:
+    """Wait for some time to pass and for a file to appear, side by side, then announce it."""
+    return Workflow(
+        Chain(
+            Group(wait_for_seconds(seconds, interval), wait_for_file(path, interval)),
+            announce(),
+        )
+    )
