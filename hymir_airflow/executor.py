@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from hymir.errors import WorkflowDoesNotExist, WorkflowNotFinished
 from hymir.executor import Executor, JobState, JobStatus, WorkflowState
 from hymir.workflow import Workflow
-from hymir_airflow.factory import task_ids_for
+from hymir_airflow.naming import task_ids_for
 from hymir_airflow.state import JobRecord, job_status, workflow_status
 
 
@@ -25,8 +25,8 @@ class TaskRow:
 class AirflowBackend(Protocol):
     """Where AirflowExecutor runs DAGs and reads them back: in this process, or a deployment's REST API."""
 
-    def start(self, workflow: Workflow, dag_id: str) -> str:
-        """Run (or trigger) the workflow's DAG; return the DAG run id."""
+    def start(self, workflow: Workflow, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+        """Run (or trigger) the workflow's DAG with ``conf``; return the DAG run id."""
 
     def dag_run_state(self, dag_id: str, run_id: str) -> str | None: ...
 
@@ -47,24 +47,41 @@ def default_dag_id(workflow: Workflow) -> str:
 class AirflowExecutor(Executor):
     """Runs Hymir workflows on Airflow and reports states, retries, context, exceptions and outputs.
 
-    Without arguments it runs in this process: ``run()`` builds the workflow's DAG, registers it in
-    the configured metadata database (migrated on first use) and runs it to completion with
-    ``dag.test()``, so ``run()`` returns once the run has finished. Keyword arguments go to
+    Without ``api_url`` it runs in this process: ``run()`` builds the workflow's DAG, registers it
+    in the configured metadata database (migrated on first use) and runs it to completion with
+    ``dag.test()``, so ``run()`` returns once the run has finished; other keyword arguments go to
     ``workflow_to_dag``.
+
+    With ``api_url`` (and ``username``/``password`` or ``token``) it drives a running deployment
+    through the REST API: ``run(workflow, dag_id=...)`` triggers the DAG deployed there for that
+    workflow and returns at once; ``wait()`` polls the run. ``unpause=True`` unpauses a paused DAG
+    instead of raising ``DagPaused``.
     """
 
-    def __init__(self, *, backend: AirflowBackend | None = None, **dag_options: Any):
-        if backend is None:
+    def __init__(
+        self,
+        *,
+        api_url: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        unpause: bool = False,
+        **dag_options: Any,
+    ):
+        if api_url is None:
             from hymir_airflow.inprocess import InProcessBackend
 
-            backend = InProcessBackend(dag_options)
-        self._backend = backend
+            self._backend: AirflowBackend = InProcessBackend(dag_options)
+        else:
+            from hymir_airflow.rest import RestBackend
+
+            self._backend = RestBackend(api_url, username=username, password=password, token=token, unpause=unpause)
         self._runs: dict[str, tuple[Workflow, str]] = {}
 
-    def run(self, workflow: Workflow, *, dag_id: str | None = None) -> str:
-        """Run ``workflow`` as the DAG ``dag_id`` (by default one named after the workflow's content)."""
+    def run(self, workflow: Workflow, *, dag_id: str | None = None, conf: dict[str, Any] | None = None) -> str:
+        """Run ``workflow`` as the DAG ``dag_id`` (in-process, by default one named after the workflow)."""
         dag_id = dag_id or default_dag_id(workflow)
-        run_id = self._backend.start(workflow, dag_id)
+        run_id = self._backend.start(workflow, dag_id, conf)
         self._runs[run_id] = (workflow, dag_id)
         return run_id
 

@@ -12,28 +12,11 @@ from airflow.sdk import DAG, TaskGroup
 from hymir.job import DEFAULT_CHECK_INTERVAL, DEFAULT_MAX_RETRIES, resolve_function
 from hymir.workflow import Structure, Workflow
 from hymir_airflow.meta import operator_overrides
+from hymir_airflow.naming import task_ids_for
 from hymir_airflow.operator import HymirJobOperator
 
 #: Every Hymir DAG carries this tag, so the UI's tag filter and the Hymir view can find them.
 HYMIR_TAG = "hymir"
-
-
-def task_ids_for(workflow: Workflow) -> dict[str, str]:
-    """Readable task ids by job identity: the function name, with ``_2``, ``_3``, ... where names clash."""
-    taken: set[str] = set()
-    task_ids: dict[str, str] = {}
-    for job_id in [*workflow.jobs, *workflow.callback_ids()]:
-        task_ids[job_id] = _unique(workflow[job_id].name.rsplit(".", 1)[-1], taken)
-    return task_ids
-
-
-def _unique(base: str, taken: set[str]) -> str:
-    name, number = base, 1
-    while name in taken:
-        number += 1
-        name = f"{base}_{number}"
-    taken.add(name)
-    return name
 
 
 def workflow_to_dag(

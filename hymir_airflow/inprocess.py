@@ -41,13 +41,13 @@ class InProcessBackend:
         self._dag_options = dag_options
         self._database_ready = False
 
-    def start(self, workflow: Workflow, dag_id: str) -> str:
+    def start(self, workflow: Workflow, dag_id: str, conf: dict[str, Any] | None = None) -> str:
         if not self._database_ready:
             ensure_database()
             self._database_ready = True
         dag = workflow_to_dag(workflow, dag_id=dag_id, **self._dag_options)
         register_dag(dag)
-        return dag.test().run_id
+        return dag.test(run_conf=conf).run_id
 
     def dag_run_state(self, dag_id: str, run_id: str) -> str | None:
         from airflow.models.dagrun import DagRun
@@ -72,7 +72,9 @@ class InProcessBackend:
 
         query = XComModel.get_many(run_id=run_id, key="return_value", dag_ids=dag_id, task_ids=task_ids)
         with create_session() as session:
-            return {row.task_id: XComModel.deserialize_value(row) for row in session.scalars(query)}
+            # Task results arrive through the execution API and are stored as plain JSON values;
+            # they are read as stored, since decoding again would turn the string "42" into 42.
+            return {row.task_id: row.value for row in session.scalars(query)}
 
     def records(self, dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, Any]:
         from airflow.models.task_state_store import TaskStateStoreModel

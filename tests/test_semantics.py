@@ -30,6 +30,13 @@ def test_success_and_none(executor):
     assert executor.progress(workflow_id) == (2, 2)
 
 
+def test_outputs_keep_their_json_types(executor):
+    values = ["42", '"quoted"', "null", 42, None, [1, "2"], {"k": [True]}]
+    workflow_id = run(executor, Workflow(Group(*(jobs.produce(value) for value in values))))
+
+    assert executor.outputs(workflow_id) == {"value": values}
+
+
 def test_failure_stops_the_workflow(executor, tmp_path):
     second = tmp_path / "second"
     workflow_id = run(executor, Workflow(Chain(jobs.fail_with({"code": 7}), jobs.tally(str(second)))))

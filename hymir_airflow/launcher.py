@@ -1,0 +1,230 @@
+"""Start and stop a real Airflow deployment on this machine, for the demo and the integration tests.
+
+Each component (api-server, scheduler, dag-processor, triggerer, and Celery workers when the
+executor is Celery) runs as ``airflow <component>`` in its own process group with its own log
+file, so stopping the deployment stops every process it started, workers included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import httpx
+
+ADMIN = "admin"
+
+
+class DeploymentError(RuntimeError):
+    """A component of the deployment could not start; the message names the log to read."""
+
+
+@dataclass
+class LocalDeployment:
+    """An Airflow deployment on this machine: its home, database, executor and components.
+
+    ``database_url`` defaults to SQLite inside ``home``; ``executor`` is ``LocalExecutor`` or
+    ``CeleryExecutor`` (then ``broker_url`` and ``celery_workers`` say where tasks are queued and
+    how many workers take them). ``password`` is written for the ``admin`` user before start.
+    """
+
+    home: Path
+    dags_folder: Path
+    port: int = 8080
+    executor: str = "LocalExecutor"
+    database_url: str | None = None
+    broker_url: str | None = None
+    celery_workers: int = 0
+    worker_concurrency: int = 4
+    parallelism: int = 4
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+    extra_env: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict, init=False)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_folder(self) -> Path:
+        return self.home / "component-logs"
+
+    def env(self) -> dict[str, str]:
+        """The environment every component runs with."""
+        database_url = self.database_url or f"sqlite:///{self.home / 'airflow.db'}"
+        env = {
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": self.executor,
+            "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url,
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__BASE_URL": self.api_url,
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API__SECRET_KEY": self._secret("api-secret"),
+            "AIRFLOW__API_AUTH__JWT_SECRET": self._secret("jwt-secret"),
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
+            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+        }
+        if self.executor == "CeleryExecutor":
+            env["AIRFLOW__CELERY__BROKER_URL"] = self.broker_url or "redis://127.0.0.1:6379/0"
+            env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + database_url.replace("postgresql://", "postgresql+psycopg2://")
+            env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = str(self.worker_concurrency)
+        env.update(self.extra_env)
+        return env
+
+    def _secret(self, name: str) -> str:
+        """A secret shared by all components of this home, made once."""
+        path = self.home / f".{name}"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(32))
+        return path.read_text()
+
+    def prepare(self, report: Callable[[str], None] = print) -> None:
+        """Create the home, write the admin password, and migrate the metadata database."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.log_folder.mkdir(exist_ok=True)
+        (self.home / "simple_auth_manager_passwords.json.generated").write_text(json.dumps({ADMIN: self.password}))
+        log = self.log_folder / "db-migrate.log"
+        report(f"migrating the metadata database (log: {log})")
+        with open(log, "w") as output:
+            done = subprocess.run(["airflow", "db", "migrate"], env=self.env(), stdout=output, stderr=subprocess.STDOUT)
+        if done.returncode != 0:
+            raise DeploymentError(f"'airflow db migrate' failed (exit {done.returncode}); read {log}\n{_tail(log)}")
+
+    def components(self) -> dict[str, list[str]]:
+        """The command line of each component, by name."""
+        commands = {
+            "api-server": ["airflow", "api-server", "--port", str(self.port), "--host", "127.0.0.1"],
+            "scheduler": ["airflow", "scheduler"],
+            "dag-processor": ["airflow", "dag-processor"],
+            "triggerer": ["airflow", "triggerer"],
+        }
+        for number in range(1, self.celery_workers + 1):
+            commands[f"celery-worker-{number}"] = [
+                "airflow", "celery", "worker", "--concurrency", str(self.worker_concurrency),
+                "--celery-hostname", f"worker{number}@%h", "--without-mingle", "--without-gossip",
+            ]
+        return commands
+
+    def start(self, report: Callable[[str], None] = print, timeout: float = 120) -> None:
+        """Start every component and wait until the API answers; stop them all if any fails."""
+        if _port_taken(self.port):
+            raise DeploymentError(
+                f"port {self.port} on 127.0.0.1 is already in use (another Airflow?); stop it or choose another port"
+            )
+        self.prepare(report)
+        try:
+            for name, command in self.components().items():
+                self.start_component(name, command, report)
+            self._wait_until_healthy(timeout, report)
+        except BaseException:
+            self.stop(report)
+            raise
+
+    def start_component(self, name: str, command: list[str], report: Callable[[str], None] = print) -> None:
+        """Start one component in its own process group, logging to its own file."""
+        log = self.log_folder / f"{name}.log"
+        report(f"starting {name} (log: {log})")
+        output = open(log, "ab")
+        self.processes[name] = subprocess.Popen(
+            command, env=self.env(), stdout=output, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.home
+        )
+        output.close()
+
+    def _wait_until_healthy(self, timeout: float, report: Callable[[str], None]) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_running()
+            try:
+                health = httpx.get(f"{self.api_url}/api/v2/monitor/health", timeout=2).json()
+                statuses = {part: (health.get(part) or {}).get("status") for part in ("metadatabase", "scheduler")}
+                if all(status == "healthy" for status in statuses.values()):
+                    report(f"Airflow is up at {self.api_url}")
+                    return
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(1)
+        raise DeploymentError(
+            f"Airflow did not become healthy within {timeout:.0f} s; read the logs in {self.log_folder}"
+        )
+
+    def check_running(self) -> None:
+        """Raise DeploymentError, naming the log, when a component has exited."""
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                log = self.log_folder / f"{name}.log"
+                raise DeploymentError(f"{name} exited with status {process.returncode}; read {log}\n{_tail(log)}")
+
+    def stop_component(self, name: str, sig: int = signal.SIGTERM, grace: float = 15) -> None:
+        """Stop one component and every process it started (its whole process group)."""
+        process = self.processes.pop(name, None)
+        if process is None:
+            return
+        _signal_group(process, sig)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            _signal_group(process, signal.SIGKILL)
+            process.wait(5)
+        _signal_group(process, signal.SIGKILL)
+
+    def stop(self, report: Callable[[str], None] = print) -> None:
+        """Stop every component this deployment started."""
+        for name in reversed(list(self.processes)):
+            report(f"stopping {name}")
+            self.stop_component(name)
+
+    def __enter__(self) -> LocalDeployment:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Forget everything of a previous deployment in ``home`` (database, logs, secrets)."""
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""

@@ -1,0 +1,166 @@
+"""Drives a running Airflow deployment through its public REST API (``/api/v2``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from hymir.workflow import Workflow
+from hymir_airflow.executor import TaskRow
+from hymir_airflow.state import STORE_KEY
+
+
+class AirflowApiError(RuntimeError):
+    """The Airflow REST API refused a request; the message says what to do about it."""
+
+
+class Unauthorized(AirflowApiError):
+    """The credentials or token were refused."""
+
+
+class DagNotFound(AirflowApiError):
+    """The deployment has no such DAG (the message lists import errors of its DAG files)."""
+
+
+class DagPaused(AirflowApiError):
+    """The DAG is paused, so a triggered run would never start."""
+
+
+class RestBackend:
+    """Triggers Hymir DAGs on a deployment and reads task instances, XComs and job records back."""
+
+    def __init__(
+        self,
+        api_url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        unpause: bool = False,
+        timeout: float = 30,
+    ):
+        self.api_url = api_url.rstrip("/")
+        self.unpause = unpause
+        self._client = httpx.Client(base_url=f"{self.api_url}/api/v2", timeout=timeout)
+        if token is None:
+            if username is None or password is None:
+                raise ValueError("give AirflowExecutor(api_url=...) a token, or a username and password")
+            token = self._login(username, password, timeout)
+        self._client.headers["Authorization"] = f"Bearer {token}"
+
+    def _login(self, username: str, password: str, timeout: float) -> str:
+        try:
+            response = httpx.post(
+                f"{self.api_url}/auth/token", json={"username": username, "password": password}, timeout=timeout
+            )
+        except httpx.HTTPError as error:
+            raise AirflowApiError(f"cannot reach Airflow at {self.api_url}: {error}") from error
+        if response.status_code in (401, 403):
+            raise Unauthorized(f"Airflow at {self.api_url} refused the login of {username!r}: {_detail(response)}")
+        _raise_for_status(response, "log in")
+        return response.json()["access_token"]
+
+    def _call(self, method: str, path: str, action: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._client.request(method, path, **kwargs)
+        except httpx.HTTPError as error:
+            raise AirflowApiError(f"cannot reach Airflow at {self.api_url} to {action}: {error}") from error
+        if response.status_code in (401, 403):
+            raise Unauthorized(f"Airflow at {self.api_url} refused to {action}: {_detail(response)}")
+        return response
+
+    def start(self, workflow: Workflow, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+        dag = self._call("GET", f"/dags/{dag_id}", "look up the DAG")
+        if dag.status_code == 404:
+            raise DagNotFound(f"Airflow at {self.api_url} has no DAG {dag_id!r}{self._import_errors()}")
+        _raise_for_status(dag, f"look up DAG {dag_id!r}")
+        if dag.json().get("is_paused"):
+            if not self.unpause:
+                raise DagPaused(
+                    f"DAG {dag_id!r} is paused, so its run would never start: unpause it in the Airflow UI, "
+                    "or create the executor with unpause=True"
+                )
+            _raise_for_status(
+                self._call("PATCH", f"/dags/{dag_id}", "unpause the DAG", json={"is_paused": False}), "unpause"
+            )
+        response = self._call(
+            "POST", f"/dags/{dag_id}/dagRuns", "trigger the DAG", json={"logical_date": None, "conf": conf or {}}
+        )
+        _raise_for_status(response, f"trigger DAG {dag_id!r}")
+        return response.json()["dag_run_id"]
+
+    def _import_errors(self) -> str:
+        response = self._call("GET", "/importErrors", "list import errors")
+        if response.status_code != 200:
+            return ""
+        errors = response.json().get("import_errors", [])
+        if not errors:
+            return "; its DAG files import without errors, so check the dag_id and the dags folder"
+        listed = "\n".join(f"- {e.get('filename')}: {e.get('stack_trace', '').strip()[-500:]}" for e in errors)
+        return f"; DAG files that failed to import:\n{listed}"
+
+    def dag_run_state(self, dag_id: str, run_id: str) -> str | None:
+        response = self._call("GET", f"/dags/{dag_id}/dagRuns/{run_id}", "read the DAG run")
+        _raise_for_status(response, f"read run {run_id!r} of {dag_id!r}")
+        return response.json()["state"]
+
+    def task_rows(self, dag_id: str, run_id: str) -> dict[str, TaskRow]:
+        rows: dict[str, TaskRow] = {}
+        offset = 0
+        while True:
+            response = self._call(
+                "GET",
+                f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
+                "list task instances",
+                params={"limit": 100, "offset": offset},
+            )
+            _raise_for_status(response, f"list task instances of {dag_id!r}")
+            page = response.json()
+            for item in page["task_instances"]:
+                rows[item["task_id"]] = TaskRow(item["task_id"], item["state"], item.get("try_number") or 0)
+            offset += len(page["task_instances"])
+            if not page["task_instances"] or offset >= page["total_entries"]:
+                return rows
+
+    def return_values(self, dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, Any]:
+        values = {}
+        for task_id in task_ids:
+            response = self._call(
+                "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value", "read XCom"
+            )
+            if response.status_code == 404:
+                values[task_id] = None
+                continue
+            _raise_for_status(response, f"read the XCom of {task_id!r}")
+            values[task_id] = response.json()["value"]
+        return values
+
+    def records(self, dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, Any]:
+        records = {}
+        for task_id in task_ids:
+            response = self._call(
+                "GET",
+                f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/state-store/{STORE_KEY}",
+                "read the job's record",
+            )
+            if response.status_code == 404:
+                continue
+            _raise_for_status(response, f"read the record of {task_id!r}")
+            records[task_id] = response.json()["value"]
+        return records
+
+    def delete_run(self, dag_id: str, run_id: str) -> None:
+        _raise_for_status(self._call("DELETE", f"/dags/{dag_id}/dagRuns/{run_id}", "delete the run"), "delete run")
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("detail", response.text))
+    except ValueError:
+        return response.text
+
+
+def _raise_for_status(response: httpx.Response, action: str) -> None:
+    if response.status_code >= 400:
+        raise AirflowApiError(f"Airflow refused to {action} (HTTP {response.status_code}): {_detail(response)}")
