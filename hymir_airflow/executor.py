@@ -28,6 +28,8 @@ class AirflowBackend(Protocol):
     def start(self, workflow: Workflow, dag_id: str, conf: dict[str, Any] | None = None) -> str:
         """Run (or trigger) the workflow's DAG with ``conf``; return the DAG run id."""
 
+    def wait_for_dag(self, dag_id: str, timeout: float) -> None: ...
+
     def dag_run_state(self, dag_id: str, run_id: str) -> str | None: ...
 
     def task_rows(self, dag_id: str, run_id: str) -> dict[str, TaskRow]: ...
@@ -84,6 +86,13 @@ class AirflowExecutor(Executor):
         run_id = self._backend.start(workflow, dag_id, conf)
         self._runs[run_id] = (workflow, dag_id)
         return run_id
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 120) -> None:
+        """Remote mode: wait until the deployment has loaded ``dag_id`` (DagNotFound lists import errors).
+
+        In-process there is nothing to wait for: ``run()`` builds and registers the DAG itself.
+        """
+        self._backend.wait_for_dag(dag_id, timeout)
 
     def _get(self, workflow_id: str) -> tuple[Workflow, str]:
         try:

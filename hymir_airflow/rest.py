@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -69,6 +70,21 @@ class RestBackend:
         if response.status_code in (401, 403):
             raise Unauthorized(f"Airflow at {self.api_url} refused to {action}: {_detail(response)}")
         return response
+
+    def wait_for_dag(self, dag_id: str, timeout: float) -> None:
+        """Wait until the deployment's dag-processor has loaded ``dag_id``; DagNotFound after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            response = self._call("GET", f"/dags/{dag_id}", "look up the DAG")
+            if response.status_code == 200:
+                return
+            if response.status_code != 404:
+                _raise_for_status(response, f"look up DAG {dag_id!r}")
+            if time.monotonic() >= deadline:
+                raise DagNotFound(
+                    f"Airflow at {self.api_url} did not load DAG {dag_id!r} within {timeout:.0f} s{self._import_errors()}"
+                )
+            time.sleep(1)
 
     def start(self, workflow: Workflow, dag_id: str, conf: dict[str, Any] | None = None) -> str:
         dag = self._call("GET", f"/dags/{dag_id}", "look up the DAG")
