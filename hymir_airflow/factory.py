@@ -15,6 +15,9 @@ from hymir_airflow.meta import operator_overrides
 from hymir_airflow.naming import task_ids_for
 from hymir_airflow.operator import HymirJobOperator
 
+#: The shortest wait between two checks of a CheckLater job on a deployment (seconds).
+DEFAULT_MIN_CHECK_INTERVAL = 15
+
 #: Every Hymir DAG carries this tag, so the UI's tag filter and the Hymir view can find them.
 HYMIR_TAG = "hymir"
 
@@ -29,6 +32,7 @@ def workflow_to_dag(
     task_groups: bool = True,
     check_interval: float | timedelta = DEFAULT_CHECK_INTERVAL,
     check_timeout: float | timedelta | None = None,
+    min_check_interval: float = DEFAULT_MIN_CHECK_INTERVAL,
     **dag_kwargs: Any,
 ) -> DAG:
     """Build the Airflow DAG that runs ``workflow``: one HymirJobOperator task per job.
@@ -37,7 +41,10 @@ def workflow_to_dag(
     ``default_args["retries"]``, else Hymir's default cap (3): it must cover the ``max_retries`` of
     the job's Retry results. ``check_interval`` is the wait after a ``CheckLater`` without
     ``wait_for`` and ``check_timeout`` how long a job may keep asking to be checked later
-    (Airflow's sensor default when None). Nested Chains and Groups become TaskGroups when
+    (Airflow's sensor default when None). A CheckLater asking for less than ``min_check_interval``
+    seconds waits that long instead: on a deployment, a sensor rescheduled within seconds can be
+    failed by the scheduler (apache/airflow#71172); should that still happen, the task is retried
+    (if it has retries left) and the job resumes with its stored context. Nested Chains and Groups become TaskGroups when
     ``task_groups`` is true; task ids stay the same either way. ON_FINISHED callbacks become
     teardown tasks after every job. Other keyword arguments go to ``DAG``.
     """
@@ -48,7 +55,11 @@ def workflow_to_dag(
         tags.append(HYMIR_TAG)
     dag_kwargs.setdefault("doc_md", _workflow_doc(workflow))
     task_ids = task_ids_for(workflow)
-    operator_defaults: dict[str, Any] = {"retries": retries, "poke_interval": check_interval}
+    operator_defaults: dict[str, Any] = {
+        "retries": retries,
+        "poke_interval": check_interval,
+        "min_check_interval": min_check_interval,
+    }
     if check_timeout is not None:
         operator_defaults["timeout"] = check_timeout
 

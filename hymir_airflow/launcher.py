@@ -85,7 +85,7 @@ class LocalDeployment:
         }
         if self.executor == "CeleryExecutor":
             env["AIRFLOW__CELERY__BROKER_URL"] = self.broker_url or "redis://127.0.0.1:6379/0"
-            env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + database_url.replace("postgresql://", "postgresql+psycopg2://")
+            env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + database_url
             env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = str(self.worker_concurrency)
         env.update(self.extra_env)
         return env
@@ -140,12 +140,15 @@ class LocalDeployment:
             raise
 
     def start_component(self, name: str, command: list[str], report: Callable[[str], None] = print) -> None:
-        """Start one component in its own process group, logging to its own file."""
+        """Start one component in its own process group, logging to its own file.
+
+        The component sees its name in ``HYMIR_COMPONENT`` (tests use it to tell workers apart).
+        """
         log = self.log_folder / f"{name}.log"
         report(f"starting {name} (log: {log})")
         output = open(log, "ab")
         self.processes[name] = subprocess.Popen(
-            command, env=self.env(), stdout=output, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.home
+            command, env={**self.env(), "HYMIR_COMPONENT": name}, stdout=output, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.home
         )
         output.close()
 

@@ -42,6 +42,12 @@ def _number(value: Any) -> float:
     raise ValueError("must be a number")
 
 
+def _non_negative(value: Any) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ValueError("must be a number of seconds >= 0")
+
+
 def _anything(value: Any) -> Any:
     return value
 
@@ -58,6 +64,7 @@ AIRFLOW_META_KEYS = {
     "retry_on_exception": ("retry_on_exception", _flag),
     "check_interval": ("poke_interval", _seconds),
     "check_timeout": ("timeout", _seconds),
+    "min_check_interval": ("min_check_interval", _non_negative),
     "owner": ("owner", _text),
     "max_active_tis_per_dag": ("max_active_tis_per_dag", _whole),
     "executor": ("executor", _text),

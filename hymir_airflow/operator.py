@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import traceback
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Mapping
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, RetryDecision, RetryPolicy
@@ -63,7 +63,7 @@ class HymirJobOperator(BaseSensorOperator):
     Success succeeds with the value as XCom ``return_value``; Failure fails without retry;
     Retry becomes an Airflow retry after a random delay in [wait_min, wait_max]; CheckLater
     reschedules the task (freeing its worker slot) and keeps the job's context in the task
-    state store. ``job_args`` and ``job_kwargs`` are templated, so they show as rendered fields.
+    state store; it waits at least ``min_check_interval`` seconds between checks. ``job_args`` and ``job_kwargs`` are templated, so they show as rendered fields.
     """
 
     template_fields = ("job_args", "job_kwargs")
@@ -78,6 +78,7 @@ class HymirJobOperator(BaseSensorOperator):
         job_id: str,
         task_ids: Mapping[str, str],
         retry_on_exception: bool = False,
+        min_check_interval: float = 0,
         mode: str = "reschedule",
         **kwargs: Any,
     ):
@@ -88,6 +89,7 @@ class HymirJobOperator(BaseSensorOperator):
         self.task_ids = task_ids
         self.job_args = list(job.args)
         self.job_kwargs = dict(job.kwargs)
+        self.min_check_interval = min_check_interval
         self._next_check: float = self.poke_interval
 
     @classmethod
@@ -145,8 +147,19 @@ class HymirJobOperator(BaseSensorOperator):
         if isinstance(result, CheckLater):
             new_context = record.context if result.context is None else dict(result.context)
             self._save(store, record, checks=record.checks + 1, context=new_context)
-            self._next_check = self.poke_interval if result.wait_for is None else result.wait_for
-            self.log.info("%s is not done yet (check %d); next check in %s s", who, record.checks + 1, self._next_check)
+            asked = self.poke_interval if result.wait_for is None else result.wait_for
+            self._next_check = max(asked, self.min_check_interval)
+            if asked < self.min_check_interval:
+                self.log.info(
+                    "%s asked to be checked again in %s s; waiting min_check_interval=%s s instead, "
+                    "since a sensor rescheduled within seconds can be failed by the scheduler (apache/airflow#71172)",
+                    who, asked, self.min_check_interval,
+                )
+            due = datetime.now(timezone.utc) + timedelta(seconds=self._next_check)
+            self.log.info(
+                "%s is not done yet (check %d); next check in %s s, at %s",
+                who, record.checks + 1, self._next_check, due.isoformat(timespec="seconds"),
+            )
             return False
         raise AssertionError(f"check_result let through {result!r}")
 
