@@ -17,7 +17,7 @@ ensure_venv() {
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
         echo "==> installing hymir with Airflow $AIRFLOW_VERSION into $VENV (about a minute the first time)"
         "$VENV/bin/python" -m pip install --quiet --upgrade pip
-        "$VENV/bin/python" -m pip install --quiet -e "$HYMIR_ROOT[airflow,test,deploy]" "apache-airflow==$AIRFLOW_VERSION"
+        "$VENV/bin/python" -m pip install --quiet -e "$HYMIR_ROOT[airflow,cli,test,deploy]" "apache-airflow==$AIRFLOW_VERSION"
         echo "$want" > "$stamp"
     fi
     export PATH="$VENV/bin:$PATH"
