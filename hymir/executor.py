@@ -95,8 +95,8 @@ class Executor(ABC):
     """Runs workflows and reports on them; every engine implements this same API."""
 
     @abstractmethod
-    def run(self, workflow: Workflow) -> str:
-        """Start running ``workflow``; return the new run's id at once."""
+    def run(self, workflow: Workflow, *, params: dict[str, Any] | None = None) -> str:
+        """Start running ``workflow`` with ``params`` overriding its parameters; return the new run's id."""
 
     @abstractmethod
     def workflow(self, workflow_id: str) -> Workflow:

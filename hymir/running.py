@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable, Mapping
 
 from hymir.errors import InvalidJobReturn
@@ -12,31 +14,56 @@ from hymir.validation import InputBinding, describe
 from hymir.workflow import Workflow
 
 
+@dataclass(frozen=True)
+class JobCall:
+    """What one call of a job gave: its checked result, and the inputs it received by parameter."""
+
+    result: JobResult
+    inputs: dict[str, Any]
+
+
 def call_job(
     workflow: Workflow,
     job_id: str,
     values_of: Callable[[InputBinding], list[Any]],
-    reserved: Mapping[str, Any],
+    provided: Mapping[str, Any],
     *,
     args: tuple | None = None,
     kwargs: Mapping[str, Any] | None = None,
-) -> JobResult:
+) -> JobCall:
     """Call a job's function with its arguments and inputs, and return its checked result.
 
     ``values_of(binding)`` gives the values that the binding's producers made, in graph order;
-    ``reserved`` gives the engine's values of the reserved inputs; ``args`` and ``kwargs``
+    ``provided`` gives the engine's values of the reserved inputs and the run's params; ``args`` and ``kwargs``
     replace the job's own arguments (Airflow passes them rendered). Exceptions of the job propagate.
     """
     job = workflow[job_id]
     args = job.args if args is None else args
-    kwargs = dict(job.kwargs if kwargs is None else kwargs)
+    inputs: dict[str, Any] = {}
     for binding in workflow.input_bindings(job_id):
         if binding.producers is None:
-            kwargs[binding.parameter] = reserved[binding.output]
+            inputs[binding.parameter] = provided[binding.output]
         else:
             values = values_of(binding)
-            kwargs[binding.parameter] = values if binding.many else (values[0] if values else None)
-    return check_result(workflow, job_id, job.function(*args, **kwargs))
+            inputs[binding.parameter] = values if binding.many else (values[0] if values else None)
+    kwargs = {**(job.kwargs if kwargs is None else kwargs), **inputs}
+    return JobCall(check_result(workflow, job_id, job.function(*args, **kwargs)), inputs)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def summarize(workflow: Workflow, job_id: str, call: JobCall, next_at: datetime | None = None) -> str:
+    """One line a person can read: the job, its inputs by name (short values), the result, what's next."""
+    shown = {name: value for name, value in call.inputs.items() if name not in ("workflow", "job_state", "workflow_state")}
+    inputs = ", ".join(f"{name}={_short(value)}" for name, value in shown.items())
+    line = f"{describe(workflow[job_id])}({inputs}) -> {_short(call.result, 200)}"
+    if next_at is not None:
+        what = "next check" if isinstance(call.result, CheckLater) else "next try"
+        line += f"; {what} at {next_at.isoformat(timespec='seconds')}"
+    return line
 
 
 def failure_message(workflow: Workflow, job_id: str, result: Failure) -> str:

@@ -17,8 +17,9 @@ from hymir.jsonsafe import json_problem
 class InputBinding:
     """One input of a job: the output it reads, the parameter it fills, and who produces it.
 
-    ``producers`` lists the producing job identities in graph order, or is None for a reserved
-    input that the engine provides. ``many`` is true when the parameter takes the list of values.
+    ``producers`` lists the producing job identities in graph order, or is None for a value the
+    engine provides itself: a reserved input or a workflow parameter. ``many`` is true when the
+    parameter takes the list of values.
     """
 
     output: str
@@ -70,11 +71,14 @@ def _function_of(job: Job) -> Callable[..., Any]:
         raise InvalidWorkflow(f"{describe(job)}: {error}") from None
 
 
-def _check_job(job: Job, producers_of: Callable[[str], tuple[str, ...] | None]) -> list[InputBinding]:
+def _check_job(
+    job: Job, producers_of: Callable[[str], tuple[str, ...] | None], params: Mapping[str, Any]
+) -> list[InputBinding]:
     """Check one job's function, arguments and inputs; return its input bindings.
 
     ``producers_of(output)`` gives the producers that run before this job, or raises
-    ``InvalidWorkflow`` itself when a producer does not.
+    ``InvalidWorkflow`` itself when a producer does not. Names in ``params`` (the workflow's
+    parameters) count as produced before every job.
     """
     function = _function_of(job)
     for value, where in ((list(job.args), "args"), (job.kwargs, "kwargs")):
@@ -97,7 +101,7 @@ def _check_job(job: Job, producers_of: Callable[[str], tuple[str, ...] | None]) 
                 f"{where}: the function {function.__name__}{info.signature} has no parameter {parameter!r}"
             )
         many = parameter in info.list_parameters
-        if output in RESERVED_INPUTS:
+        if output in RESERVED_INPUTS or output in params:
             bindings.append(InputBinding(output, parameter, None, many=False))
             continue
         producers = producers_of(output)
@@ -118,8 +122,26 @@ def _check_job(job: Job, producers_of: Callable[[str], tuple[str, ...] | None]) 
     return bindings
 
 
+def validate_params(params: Any, jobs: Mapping[str, Job]) -> dict[str, Any]:
+    """Check a workflow's parameters (name -> JSON-safe default) and return them as a dict."""
+    if not isinstance(params, Mapping):
+        raise InvalidWorkflow(f"params must map names to default values, not {type(params).__name__}")
+    outputs = {job.output for job in jobs.values()}
+    for name, default in params.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise InvalidWorkflow(f"param {name!r}: a parameter name must be a Python identifier")
+        if name in RESERVED_INPUTS:
+            raise InvalidWorkflow(f"param {name!r} is a reserved input name; choose another")
+        if name in outputs:
+            raise InvalidWorkflow(f"param {name!r} is also a job's output; a name is either one or the other")
+        problem = json_problem(default, "its default")
+        if problem:
+            raise InvalidWorkflow(f"param {name!r}: {problem}")
+    return dict(params)
+
+
 def validate_jobs(
-    jobs: Mapping[str, Job], order: list[str], predecessors: Mapping[str, list[str]]
+    jobs: Mapping[str, Job], order: list[str], predecessors: Mapping[str, list[str]], params: Mapping[str, Any]
 ) -> dict[str, list[InputBinding]]:
     """Validate every job of a graph; return the input bindings of each job by identity."""
     position = {identity: index for index, identity in enumerate(order)}
@@ -129,7 +151,8 @@ def validate_jobs(
         if output is not None:
             producers_by_output.setdefault(output, []).append(identity)
     ancestors: dict[str, int] = {}
-    if any(input_parameter(e)[0] not in RESERVED_INPUTS for job in jobs.values() for e in job.inputs or ()):
+    provided = RESERVED_INPUTS | set(params)
+    if any(input_parameter(e)[0] not in provided for job in jobs.values() for e in job.inputs or ()):
         for identity in order:
             bits = 0
             for upstream in predecessors[identity]:
@@ -150,10 +173,12 @@ def validate_jobs(
                     )
             return tuple(producers)
 
-        bindings[identity] = _check_job(job, producers_of)
+        bindings[identity] = _check_job(job, producers_of, params)
     return bindings
 
 
-def validate_callback(job: Job, jobs: Mapping[str, Job], order: list[str]) -> list[InputBinding]:
+def validate_callback(
+    job: Job, jobs: Mapping[str, Job], order: list[str], params: Mapping[str, Any]
+) -> list[InputBinding]:
     """Validate a callback job, which runs after every job of the workflow."""
-    return _check_job(job, lambda output: tuple(i for i in order if jobs[i].output == output))
+    return _check_job(job, lambda output: tuple(i for i in order if jobs[i].output == output), params)

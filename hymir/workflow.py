@@ -10,7 +10,8 @@ from typing import Any, Iterable, Mapping, Union
 
 from hymir.errors import InvalidWorkflow
 from hymir.job import Job, JobFunction
-from hymir.validation import InputBinding, validate_callback, validate_jobs
+from hymir.jsonsafe import json_problem
+from hymir.validation import InputBinding, validate_callback, validate_jobs, validate_params
 
 #: The serialization format written by ``Workflow.serialize``.
 FORMAT_VERSION = 1
@@ -78,22 +79,28 @@ class _GraphBuilder:
 
 
 class Workflow:
-    """A validated graph of jobs, built from a Chain or Group (or from explicit jobs and edges)."""
+    """A validated graph of jobs, built from a Chain or Group (or from explicit jobs and edges).
+
+    ``params`` declares values that each run provides (name -> default): jobs take them as
+    inputs like outputs produced before every job, and a run may override them.
+    """
 
     class Callbacks(str, enum.Enum):
         """Moments at which a workflow runs registered callback jobs."""
 
         ON_FINISHED = "on_finished"
 
-    def __init__(self, root: Chain | Group | Job):
+    def __init__(self, root: Chain | Group | Job, *, params: Mapping[str, Any] | None = None):
         if not isinstance(root, (Job, _Container)):
             raise InvalidWorkflow(f"a Workflow is built from a Chain, Group or Job, not {type(root).__name__}")
         builder = _GraphBuilder(jobs={}, edges=[])
         structure, _, _ = builder.add(root)
-        self._build(builder.jobs, builder.edges, structure)
+        self._build(builder.jobs, builder.edges, structure, params or {})
 
     @classmethod
-    def from_graph(cls, jobs: Mapping[str, Job], edges: Iterable[tuple[str, str]]) -> Workflow:
+    def from_graph(
+        cls, jobs: Mapping[str, Job], edges: Iterable[tuple[str, str]], *, params: Mapping[str, Any] | None = None
+    ) -> Workflow:
         """Build a workflow from jobs keyed by identity and ``(upstream, downstream)`` edges."""
         if not isinstance(jobs, Mapping):
             raise InvalidWorkflow(f"jobs must be a mapping of identity to Job, not {type(jobs).__name__}")
@@ -103,11 +110,14 @@ class Workflow:
             if not isinstance(job, Job):
                 raise InvalidWorkflow(f"job {identity} is {job!r} ({type(job).__name__}), not a Job")
         workflow = cls.__new__(cls)
-        workflow._build({i: replace(j, identity=i) for i, j in jobs.items()}, list(edges), None)
+        workflow._build({i: replace(j, identity=i) for i, j in jobs.items()}, list(edges), None, params or {})
         return workflow
 
-    def _build(self, jobs: dict[str, Job], edges: list[tuple[str, str]], structure: Structure | None) -> None:
+    def _build(
+        self, jobs: dict[str, Job], edges: list[tuple[str, str]], structure: Structure | None, params: Any
+    ) -> None:
         self._jobs = jobs
+        self._params = validate_params(params, jobs)
         self._structure = structure
         self._callbacks: dict[Workflow.Callbacks, list[Job]] = {event: [] for event in Workflow.Callbacks}
         predecessors: dict[str, list[str]] = {identity: [] for identity in jobs}
@@ -124,7 +134,7 @@ class Workflow:
                 predecessors[downstream].append(upstream)
         self._predecessors = predecessors
         self._order = self._topological_order()
-        self._bindings = validate_jobs(self._jobs, self._order, predecessors)
+        self._bindings = validate_jobs(self._jobs, self._order, predecessors, self._params)
 
     def _topological_order(self) -> list[str]:
         """Job identities so that every job follows its predecessors; ties keep definition order."""
@@ -151,7 +161,7 @@ class Workflow:
         taken = {j.identity for j in self._all_jobs()}
         identity = next(str(n) for n in range(len(taken) + 1, 2 * len(taken) + 2) if str(n) not in taken)
         job = replace(job, identity=identity)
-        binding = validate_callback(job, self._jobs, self._order)
+        binding = validate_callback(job, self._jobs, self._order, self._params)
         self._callbacks[event].append(job)
         self._bindings[identity] = binding
         return self
@@ -160,6 +170,26 @@ class Workflow:
     def jobs(self) -> dict[str, Job]:
         """The workflow's jobs (callbacks aside) by identity, in definition order."""
         return dict(self._jobs)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The workflow's parameters and their defaults."""
+        return dict(self._params)
+
+    def resolve_params(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The parameter values of one run: the defaults, with ``overrides`` applied.
+
+        Raises ``InvalidWorkflow`` for a name that is not a parameter or a value JSON cannot carry.
+        """
+        overrides = dict(overrides or {})
+        unknown = sorted(set(overrides) - set(self._params))
+        if unknown:
+            raise InvalidWorkflow(f"unknown params {unknown}; the workflow's params are {sorted(self._params)}")
+        for name, value in overrides.items():
+            problem = json_problem(value, f"param {name!r}")
+            if problem:
+                raise InvalidWorkflow(problem)
+        return {**self._params, **overrides}
 
     @property
     def callbacks(self) -> dict[Workflow.Callbacks, list[Job]]:
@@ -229,6 +259,7 @@ class Workflow:
             "jobs": [job.serialize() for job in self._jobs.values()],
             "edges": [[upstream, identity] for identity, preds in self._predecessors.items() for upstream in preds],
             "structure": _structure_to_data(self._structure),
+            "params": self._params,
             "callbacks": {event.value: [job.serialize() for job in jobs] for event, jobs in self._callbacks.items()},
         }
 
@@ -260,7 +291,8 @@ class Workflow:
         by_identity = {job.identity: job for job in jobs}
         if len(by_identity) != len(jobs):
             raise InvalidWorkflow("serialized workflow has jobs with the same identity")
-        workflow = cls.from_graph(by_identity, [tuple(edge) if isinstance(edge, list) else edge for edge in edges])
+        edges = [tuple(edge) if isinstance(edge, list) else edge for edge in edges]
+        workflow = cls.from_graph(by_identity, edges, params=data.get("params") or {})
         workflow._structure = _structure_from_data(data.get("structure"), set(by_identity))
         for event_name, callback_jobs in callbacks.items():
             try:

@@ -80,10 +80,14 @@ class AirflowExecutor(Executor):
             self._backend = RestBackend(api_url, username=username, password=password, token=token, unpause=unpause)
         self._runs: dict[str, tuple[Workflow, str]] = {}
 
-    def run(self, workflow: Workflow, *, dag_id: str | None = None, conf: dict[str, Any] | None = None) -> str:
-        """Run ``workflow`` as the DAG ``dag_id`` (in-process, by default one named after the workflow)."""
+    def run(self, workflow: Workflow, *, params: dict[str, Any] | None = None, dag_id: str | None = None) -> str:
+        """Run ``workflow`` as the DAG ``dag_id`` (in-process, by default one named after the workflow).
+
+        ``params`` override the workflow's params for this run; they travel as the DAG run's conf.
+        """
+        workflow.resolve_params(params)
         dag_id = dag_id or default_dag_id(workflow)
-        run_id = self._backend.start(workflow, dag_id, conf)
+        run_id = self._backend.start(workflow, dag_id, dict(params or {}))
         self._runs[run_id] = (workflow, dag_id)
         return run_id
 

@@ -7,8 +7,9 @@ import itertools
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.sdk import DAG, TaskGroup
+from airflow.sdk import DAG, Param, TaskGroup
 
+from hymir.errors import InvalidWorkflow
 from hymir.job import DEFAULT_CHECK_INTERVAL, DEFAULT_MAX_RETRIES, resolve_function
 from hymir.workflow import Structure, Workflow
 from hymir_airflow.meta import operator_overrides
@@ -33,6 +34,7 @@ def workflow_to_dag(
     check_interval: float | timedelta = DEFAULT_CHECK_INTERVAL,
     check_timeout: float | timedelta | None = None,
     min_check_interval: float = DEFAULT_MIN_CHECK_INTERVAL,
+    params: dict[str, Any] | None = None,
     **dag_kwargs: Any,
 ) -> DAG:
     """Build the Airflow DAG that runs ``workflow``: one HymirJobOperator task per job.
@@ -46,7 +48,9 @@ def workflow_to_dag(
     failed by the scheduler (apache/airflow#71172); should that still happen, the task is retried
     (if it has retries left) and the job resumes with its stored context. Nested Chains and Groups become TaskGroups when
     ``task_groups`` is true; task ids stay the same either way. ON_FINISHED callbacks become
-    teardown tasks after every job. Other keyword arguments go to ``DAG``.
+    teardown tasks after every job. The workflow's params become the DAG's params, shown in
+    the trigger form; ``params`` may give a new default or an ``airflow.sdk.Param`` (with a
+    description and JSON schema) for each of them. Other keyword arguments go to ``DAG``.
     """
     default_args = dict(default_args or {})
     retries = default_args.pop("retries", DEFAULT_MAX_RETRIES)
@@ -64,7 +68,13 @@ def workflow_to_dag(
         operator_defaults["timeout"] = check_timeout
 
     with DAG(
-        dag_id=dag_id, schedule=schedule, start_date=start_date, default_args=default_args, tags=tags, **dag_kwargs
+        dag_id=dag_id,
+        schedule=schedule,
+        start_date=start_date,
+        default_args=default_args,
+        tags=tags,
+        params=_dag_params(workflow, params or {}),
+        **dag_kwargs,
     ) as dag:
         groups = _task_groups(workflow.structure, task_ids) if task_groups else {}
         tasks = {}
@@ -88,6 +98,21 @@ def workflow_to_dag(
             for leaf in leaves:
                 tasks[leaf] >> teardown
     return dag
+
+
+def _dag_params(workflow: Workflow, overrides: dict[str, Any]) -> dict[str, Param]:
+    """The DAG's params: one per workflow param, its default or the Param the factory was given."""
+    unknown = sorted(set(overrides) - set(workflow.params))
+    if unknown:
+        raise InvalidWorkflow(
+            f"workflow_to_dag(params=...) names {unknown}, which the workflow does not declare; "
+            f"declare them with Workflow(..., params={{...}}) (its params: {sorted(workflow.params)})"
+        )
+    dag_params = {}
+    for name, default in workflow.params.items():
+        given = overrides.get(name, default)
+        dag_params[name] = given if isinstance(given, Param) else Param(given)
+    return dag_params
 
 
 def _leaves(workflow: Workflow) -> list[str]:

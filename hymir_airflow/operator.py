@@ -13,7 +13,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from hymir.errors import InvalidJobReturn
 from hymir.executor import JobState, JobStatus, WorkflowState, WorkflowStatus
 from hymir.job import CheckLater, Failure, Retry, Success
-from hymir.running import call_job, failure_message, gave_up_message
+from hymir.running import call_job, failure_message, gave_up_message, summarize
 from hymir.validation import InputBinding, describe
 from hymir.workflow import Workflow
 from hymir_airflow.state import STORE_KEY, JobRecord, job_status, storable
@@ -100,9 +100,9 @@ class HymirJobOperator(BaseSensorOperator):
         ti = context["ti"]
         store = context["task_state_store"]
         record = JobRecord.from_stored(store.get(STORE_KEY))
-        job = self.workflow[self.hymir_job_id]
-        who = describe(job)
-        reserved = {
+        who = describe(self.workflow[self.hymir_job_id])
+        provided = {
+            **{name: context["params"][name] for name in self.workflow.params},
             "workflow_id": context["run_id"],
             "job_id": self.hymir_job_id,
             "workflow": self.workflow,
@@ -112,11 +112,11 @@ class HymirJobOperator(BaseSensorOperator):
             "workflow_state": self._workflow_state(context),
         }
         try:
-            result = call_job(
+            call = call_job(
                 self.workflow,
                 self.hymir_job_id,
                 lambda binding: self._pull(context, binding),
-                reserved,
+                provided,
                 args=tuple(self.job_args),
                 kwargs=self.job_kwargs,
             )
@@ -127,12 +127,14 @@ class HymirJobOperator(BaseSensorOperator):
             self._save(store, record, exception=traceback.format_exc())
             raise
 
+        result = call.result
         if isinstance(result, Success):
+            self.log.info("%s", summarize(self.workflow, self.hymir_job_id, call))
             if record.exception is not None:
                 self._save(store, record, exception=None)
-            self.log.info("%s succeeded: %s", who, _short(result.result))
             return PokeReturnValue(True, result.result)
         if isinstance(result, Failure):
+            self.log.info("%s", summarize(self.workflow, self.hymir_job_id, call))
             message = failure_message(self.workflow, self.hymir_job_id, result)
             self._save(store, record, result=storable(result.result), exception=message)
             raise AirflowFailException(message)
@@ -140,10 +142,13 @@ class HymirJobOperator(BaseSensorOperator):
             retries = ti.try_number - 1
             cap = result.retry_cap(default=self.retries or 0)
             if retries >= cap:
+                self.log.info("%s", summarize(self.workflow, self.hymir_job_id, call))
                 message = gave_up_message(self.workflow, self.hymir_job_id, retries, cap)
                 self._save(store, record, exception=message)
                 raise AirflowFailException(message)
-            raise self._retry(who, result, retries, cap)
+            delay = random.uniform(*result.delay_bounds())
+            self.log.info("%s", summarize(self.workflow, self.hymir_job_id, call, _after(delay)))
+            raise self._retry(who, result, retries, cap, delay)
         if isinstance(result, CheckLater):
             new_context = record.context if result.context is None else dict(result.context)
             self._save(store, record, checks=record.checks + 1, context=new_context)
@@ -155,24 +160,18 @@ class HymirJobOperator(BaseSensorOperator):
                     "since a sensor rescheduled within seconds can be failed by the scheduler (apache/airflow#71172)",
                     who, asked, self.min_check_interval,
                 )
-            due = datetime.now(timezone.utc) + timedelta(seconds=self._next_check)
-            self.log.info(
-                "%s is not done yet (check %d); next check in %s s, at %s",
-                who, record.checks + 1, self._next_check, due.isoformat(timespec="seconds"),
-            )
+            self.log.info("%s", summarize(self.workflow, self.hymir_job_id, call, _after(self._next_check)))
             return False
         raise AssertionError(f"check_result let through {result!r}")
 
-    def _retry(self, who: str, result: Retry, retries: int, cap: int) -> RetryRequested:
-        """The exception that fails this try so that Airflow retries it after a drawn delay."""
+    def _retry(self, who: str, result: Retry, retries: int, cap: int, delay: float) -> RetryRequested:
+        """The exception that fails this try so that Airflow retries it after ``delay`` seconds."""
         if (self.retries or 0) < cap:
             self.log.warning(
                 "%s allows %d retries but the task has retries=%s, so Airflow stops after %s; "
                 "raise the task's retries through meta={'airflow': {'retries': %d}}",
                 who, cap, self.retries, self.retries, cap,
             )
-        delay = random.uniform(*result.delay_bounds())
-        self.log.info("%s asked for a retry (%d of %d); next try in %.1f s", who, retries + 1, cap, delay)
         return RetryRequested(f"{who} returned {result!r}; retry {retries + 1} of {cap} in {delay:.1f} s", delay)
 
     def _get_next_poke_interval(self, started_at, run_duration, poke_count) -> float:
@@ -210,6 +209,5 @@ class HymirJobOperator(BaseSensorOperator):
         store.set(STORE_KEY, record.to_stored())
 
 
-def _short(value: Any, limit: int = 200) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def _after(seconds: float) -> datetime:
+    return datetime.now(timezone.utc) + timedelta(seconds=seconds)

@@ -136,3 +136,9 @@ def introspect(job_id, workflow_id, workflow, job_state, workflow_state):
 def report(workflow_state, value: list):
     """An ON_FINISHED callback: report the workflow's outcome and the values produced."""
     return Success({"status": workflow_state.status.value, "values": value})
+
+
+@job(inputs=["greeting", "name"], output="value")
+def greet(*, greeting: str, name: str):
+    """Greet with the run's params."""
+    return Success(f"{greeting}, {name}")

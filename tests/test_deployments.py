@@ -162,23 +162,20 @@ def test_embedded_deployment_runs_the_example_dags(embedded):
     from hymir.examples.waiting import waiting_workflow
     from hymir.examples.words import words_workflow
 
-    ready = Path("/tmp/hymir-ready.txt")
+    ready = embedded.home / "ready.txt"
     ready.write_text("ready")
     executor = remote(embedded, unpause=True)
     runs = {}
-    for dag_id, workflow in [
-        ("hymir_words", words_workflow()),
-        ("hymir_flaky", flaky_workflow()),
-        ("hymir_cleanup", cleanup_workflow()),
-        ("hymir_waiting", waiting_workflow()),
+    for dag_id, workflow, params in [
+        ("hymir_words", words_workflow(), None),
+        ("hymir_flaky", flaky_workflow(), {"succeed_on_try": 3}),
+        ("hymir_cleanup", cleanup_workflow(), None),
+        ("hymir_waiting", waiting_workflow(), {"path": str(ready), "seconds": 20}),
     ]:
         executor.wait_for_dag(dag_id, timeout=120)
-        runs[dag_id] = executor.run(workflow, dag_id=dag_id)
-    try:
-        for dag_id, run_id in runs.items():
-            assert executor.wait(run_id, sleep=1, timeout=240).status is WorkflowStatus.SUCCESS, dag_id
-    finally:
-        ready.unlink(missing_ok=True)
+        runs[dag_id] = executor.run(workflow, dag_id=dag_id, params=params)
+    for dag_id, run_id in runs.items():
+        assert executor.wait(run_id, sleep=1, timeout=240).status is WorkflowStatus.SUCCESS, dag_id
 
     assert executor.outputs(runs["hymir_words"]) == {"words": ["HELLO", "HYMIR", "WORLD"], "count": [3]}
 

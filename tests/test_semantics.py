@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hymir import Chain, Group, JobStatus, Workflow, WorkflowDoesNotExist, WorkflowStatus
+from hymir import Chain, Group, InvalidWorkflow, JobStatus, Workflow, WorkflowDoesNotExist, WorkflowStatus
 from tests import scenario_jobs as jobs
 
 
@@ -167,6 +167,22 @@ def test_on_finished_runs_after_success_and_failure(executor, first_fails):
         assert callback.result == {"status": "success", "values": ["a", "b"]}
         assert executor.workflow_state(workflow_id).status is WorkflowStatus.SUCCESS
     assert executor.progress(workflow_id) == ((1, 2) if first_fails else (2, 2))
+
+
+@pytest.mark.parametrize("overrides", [None, {"name": "Airflow"}], ids=["defaults", "overridden"])
+def test_params_reach_jobs_as_inputs(executor, overrides):
+    workflow = Workflow(Chain(jobs.greet()), params={"greeting": "hello", "name": "world"})
+    workflow_id = executor.run(workflow, params=overrides)
+    executor.wait(workflow_id, sleep=0.1, timeout=120)
+
+    expected = "hello, Airflow" if overrides else "hello, world"
+    assert executor.outputs(workflow_id) == {"value": [expected]}
+
+
+def test_unknown_param_is_refused(executor):
+    workflow = Workflow(Chain(jobs.greet()), params={"greeting": "hello", "name": "world"})
+    with pytest.raises(InvalidWorkflow, match=r"unknown params \['nmae'\]"):
+        executor.run(workflow, params={"nmae": "typo"})
 
 
 def test_clear_forgets_the_run(executor):

@@ -1,10 +1,10 @@
-"""A Retry example: a call to a flaky service that succeeds on its third try."""
+"""A Retry example: a call to a flaky service that answers on a chosen try (a workflow param)."""
 
 from hymir import Chain, JobState, Retry, Success, Workflow, job
 
 
-@job(inputs=["job_state"], output="payload")
-def call_flaky_service(succeed_on_try: int = 3, *, job_state: JobState):
+@job(inputs=["succeed_on_try", "job_state"], output="payload")
+def call_flaky_service(*, succeed_on_try: int, job_state: JobState):
     """Pretend the service times out until the given try, then answer."""
     if job_state.retries + 1 < succeed_on_try:
         return Retry(wait_min=1, wait_max=3, max_retries=5)
@@ -17,6 +17,6 @@ def store_payload(payload: dict):
     return Success(f"stored {payload}")
 
 
-def flaky_workflow() -> Workflow:
+def flaky_workflow(succeed_on_try: int = 3) -> Workflow:
     """Call a flaky service with retries, then store its answer."""
-    return Workflow(Chain(call_flaky_service(), store_payload()))
+    return Workflow(Chain(call_flaky_service(), store_payload()), params={"succeed_on_try": succeed_on_try})

@@ -1,4 +1,8 @@
-"""A CheckLater example: wait for a file to appear, or for time to pass, without holding a worker."""
+"""A CheckLater example: wait for a file to appear, or for time to pass, without holding a worker.
+
+The file and the number of seconds are workflow params, so each run (or the Airflow trigger
+form) can choose them.
+"""
 
 import os
 import time
@@ -6,8 +10,8 @@ import time
 from hymir import Chain, CheckLater, Group, JobState, Success, Workflow, job
 
 
-@job(inputs=["job_state"], output="waited")
-def wait_for_seconds(seconds: float, interval: int = 15, *, job_state: JobState):
+@job(inputs=["seconds", "job_state"], output="waited")
+def wait_for_seconds(interval: int = 15, *, seconds: float, job_state: JobState):
     """Succeed once ``seconds`` have passed since the first check; the start time lives in the context."""
     started = job_state.context.get("started", time.time())
     waited = time.time() - started
@@ -16,8 +20,8 @@ def wait_for_seconds(seconds: float, interval: int = 15, *, job_state: JobState)
     return Success(round(waited, 1))
 
 
-@job(output="contents")
-def wait_for_file(path: str, interval: int = 15):
+@job(inputs=["path"], output="contents")
+def wait_for_file(interval: int = 15, *, path: str):
     """Succeed with the file's contents once it exists."""
     if not os.path.exists(path):
         return CheckLater(wait_for=interval)
@@ -34,8 +38,6 @@ def announce(waited: list[float]):
 def waiting_workflow(path: str = "/tmp/hymir-ready.txt", seconds: float = 20, interval: int = 15) -> Workflow:
     """Wait for some time to pass and for a file to appear, side by side, then announce it."""
     return Workflow(
-        Chain(
-            Group(wait_for_seconds(seconds, interval), wait_for_file(path, interval)),
-            announce(),
-        )
+        Chain(Group(wait_for_seconds(interval), wait_for_file(interval)), announce()),
+        params={"path": path, "seconds": seconds},
     )

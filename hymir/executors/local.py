@@ -4,29 +4,34 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import random
 import threading
 import traceback
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from hymir.clock import Clock
 from hymir.errors import WorkflowDoesNotExist, WorkflowNotFinished
 from hymir.executor import Executor, JobState, JobStatus, WorkflowState, WorkflowStatus
-from hymir.job import CheckLater, Failure, JobResult, Retry, Success
-from hymir.running import call_job, failure_message, gave_up_message
-from hymir.validation import InputBinding
+from hymir.job import CheckLater, Failure, Retry, Success
+from hymir.running import JobCall, call_job, failure_message, gave_up_message, summarize
+from hymir.validation import InputBinding, describe
 from hymir.workflow import Workflow
+
+log = logging.getLogger("hymir")
 
 
 class _Run:
     """One workflow run: its states, its outputs, and the thread that drives it."""
 
-    def __init__(self, workflow_id: str, workflow: Workflow):
+    def __init__(self, workflow_id: str, workflow: Workflow, params: dict[str, Any]):
         self.workflow_id = workflow_id
         self.workflow = workflow
+        self.params = params
         self.state = WorkflowState()
         self.jobs = {job_id: JobState() for job_id in [*workflow.jobs, *workflow.callback_ids()]}
         self.lock = threading.Lock()
@@ -47,9 +52,9 @@ class LocalExecutor(Executor):
         self._rng = rng or random.Random()
         self._runs: dict[str, _Run] = {}
 
-    def run(self, workflow: Workflow) -> str:
-        workflow_id = uuid.uuid4().hex
-        run = _Run(workflow_id, workflow)
+    def run(self, workflow: Workflow, *, params: dict[str, Any] | None = None) -> str:
+        run = _Run(uuid.uuid4().hex, workflow, workflow.resolve_params(params))
+        workflow_id = run.workflow_id
         self._runs[workflow_id] = run
         threading.Thread(target=self._drive, args=(run,), name=f"hymir-run-{workflow_id[:8]}", daemon=True).start()
         return workflow_id
@@ -144,7 +149,7 @@ class _Phase:
         self.running = 0
         self.failed = False
         self.wakeup = threading.Event()
-        self.done: list[tuple[str, JobResult | None, str | None]] = []
+        self.done: list[tuple[str, JobCall | None, str | None]] = []
         self.done_lock = threading.Lock()
 
     def run(self) -> None:
@@ -164,15 +169,16 @@ class _Phase:
             self.wakeup.clear()
             with self.done_lock:
                 finished, self.done = self.done, []
-            for job_id, result, error in finished:
+            for job_id, call, error in finished:
                 self.running -= 1
-                self._settle(job_id, result, error)
+                self._settle(job_id, call, error)
 
     def _start(self, job_id: str) -> None:
         run = self.run_
         with run.lock:
             run.jobs[job_id].status = JobStatus.STARTING
-            reserved = {
+            provided = {
+                **run.params,
                 "workflow_id": run.workflow_id,
                 "job_id": job_id,
                 "workflow": run.workflow,
@@ -180,7 +186,7 @@ class _Phase:
                 "workflow_state": replace(run.state),
             }
         self.running += 1
-        self.executor._pool.submit(self._call, job_id, reserved)
+        self.executor._pool.submit(self._call, job_id, provided)
 
     def _values(self, binding: InputBinding) -> list[Any]:
         run = self.run_
@@ -191,19 +197,22 @@ class _Phase:
                 if run.jobs[producer].status is JobStatus.SUCCESS
             ]
 
-    def _call(self, job_id: str, reserved: dict[str, Any]) -> None:
+    def _call(self, job_id: str, provided: dict[str, Any]) -> None:
         """In a pool thread: call the job and hand its result (or traceback) to the coordinator."""
         try:
-            outcome = (job_id, call_job(self.run_.workflow, job_id, self._values, reserved), None)
+            outcome = (job_id, call_job(self.run_.workflow, job_id, self._values, provided), None)
         except BaseException:
             outcome = (job_id, None, traceback.format_exc())
+            log.warning("%s raised:\n%s", describe(self.run_.workflow[job_id]), outcome[2])
         with self.done_lock:
             self.done.append(outcome)
         self.wakeup.set()
 
-    def _settle(self, job_id: str, result: JobResult | None, error: str | None) -> None:
-        """Apply a job's result to its state and decide what happens next."""
+    def _settle(self, job_id: str, call: JobCall | None, error: str | None) -> None:
+        """Apply a job's result to its state, log it in one line, and decide what happens next."""
         run = self.run_
+        result = None if call is None else call.result
+        delay = None
         with run.lock:
             state = run.jobs[job_id]
             if error is not None:
@@ -221,14 +230,19 @@ class _Phase:
                 else:
                     state.status = JobStatus.PENDING
                     state.retries += 1
-                    self._delay(job_id, self.executor._rng.uniform(*result.delay_bounds()))
+                    delay = self.executor._rng.uniform(*result.delay_bounds())
             elif isinstance(result, CheckLater):
                 state.status = JobStatus.PENDING
                 state.checks += 1
                 if result.context is not None:
                     state.context = dict(result.context)
-                self._delay(job_id, result.interval())
+                delay = result.interval()
             status = state.status
+        if call is not None:
+            next_at = None if delay is None else datetime.now(timezone.utc) + timedelta(seconds=delay)
+            log.info("%s", summarize(run.workflow, job_id, call, next_at))
+        if delay is not None:
+            self._delay(job_id, delay)
         if status is JobStatus.FAILURE and self.stop_on_failure:
             self.failed = True
         elif status is JobStatus.SUCCESS:
