@@ -9,8 +9,9 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Union
 
 from hymir.errors import InvalidWorkflow
-from hymir.job import Job, JobFunction
+from hymir.job import Job, JobFunction, dotted_name
 from hymir.jsonsafe import json_problem
+from hymir.trust import allowed_prefixes, check_allowed
 from hymir.validation import InputBinding, validate_callback, validate_jobs, validate_params
 
 #: The serialization format written by ``Workflow.serialize``.
@@ -268,17 +269,22 @@ class Workflow:
         return json.dumps(self.to_dict(), separators=(",", ":"))
 
     @classmethod
-    def deserialize(cls, data: str | bytes | dict) -> Workflow:
-        """Restore a workflow from ``serialize`` output; malformed data raises ``InvalidWorkflow``."""
+    def deserialize(cls, data: str | bytes | dict, *, allowed_modules: Iterable[str] | None = None) -> Workflow:
+        """Restore a workflow from ``serialize`` output; malformed data raises ``InvalidWorkflow``.
+
+        Job functions are imported only from ``allowed_modules`` (module prefixes; by default
+        those in ``HYMIR_ALLOWED_MODULES``, else none): any other is refused before import.
+        """
+        prefixes = allowed_prefixes(allowed_modules)
         try:
-            return cls._from_data(json.loads(data) if isinstance(data, (str, bytes)) else data)
+            return cls._from_data(json.loads(data) if isinstance(data, (str, bytes)) else data, prefixes)
         except InvalidWorkflow:
             raise
         except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as error:
             raise InvalidWorkflow(f"malformed serialized workflow: {error!r}") from None
 
     @classmethod
-    def _from_data(cls, data: Any) -> Workflow:
+    def _from_data(cls, data: Any, prefixes: tuple[str, ...]) -> Workflow:
         if not isinstance(data, dict):
             raise InvalidWorkflow(f"a serialized workflow is a JSON object, not {type(data).__name__}")
         if data.get("version") != FORMAT_VERSION:
@@ -288,21 +294,30 @@ class Workflow:
         if not isinstance(jobs_data, list) or not isinstance(edges, list) or not isinstance(callbacks, dict):
             raise InvalidWorkflow("a serialized workflow needs a 'jobs' list, an 'edges' list and a 'callbacks' object")
         jobs = [Job.deserialize(item) for item in jobs_data]
+        callback_jobs = {}
+        for event_name, items in callbacks.items():
+            if not isinstance(items, list):
+                raise InvalidWorkflow(f"callbacks of {event_name!r} must be a list")
+            callback_jobs[event_name] = [Job.deserialize(item) for item in items]
+        for job in [*jobs, *(job for items in callback_jobs.values() for job in items)]:
+            check_allowed(job.name, prefixes)
         by_identity = {job.identity: job for job in jobs}
         if len(by_identity) != len(jobs):
             raise InvalidWorkflow("serialized workflow has jobs with the same identity")
         edges = [tuple(edge) if isinstance(edge, list) else edge for edge in edges]
         workflow = cls.from_graph(by_identity, edges, params=data.get("params") or {})
         workflow._structure = _structure_from_data(data.get("structure"), set(by_identity))
-        for event_name, callback_jobs in callbacks.items():
+        for event_name, items in callback_jobs.items():
             try:
                 event = Workflow.Callbacks(event_name)
             except ValueError:
                 raise InvalidWorkflow(f"unknown callback event {event_name!r}") from None
-            if not isinstance(callback_jobs, list):
-                raise InvalidWorkflow(f"callbacks of {event_name!r} must be a list")
-            for callback in callback_jobs:
-                workflow.on(event, Job.deserialize(callback))
+            for callback in items:
+                workflow.on(event, callback)
+        for job in workflow._all_jobs():
+            # The name passed the check, but an attribute path can lead out of the module
+            # (allowed.module.os.system): the function itself must live in an allowed module.
+            check_allowed(dotted_name(job.function), prefixes)
         return workflow
 
 

@@ -1,0 +1,35 @@
+"""Which modules a workflow read from data may import job functions from.
+
+Deserializing a workflow imports and later calls the functions it names, so data from outside
+must not be able to name any function at all (``os.system``, say). Only module prefixes the
+user allows are accepted; nothing is allowed unless configured.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterable
+
+from hymir.errors import InvalidWorkflow
+
+#: Comma-separated module prefixes allowed when ``allowed_modules`` is not given.
+ALLOWED_MODULES_VARIABLE = "HYMIR_ALLOWED_MODULES"
+
+
+def allowed_prefixes(allowed_modules: Iterable[str] | None) -> tuple[str, ...]:
+    """The prefixes in force: the given ones, else those of ``HYMIR_ALLOWED_MODULES``."""
+    if allowed_modules is None:
+        allowed_modules = os.environ.get(ALLOWED_MODULES_VARIABLE, "").split(",")
+    if isinstance(allowed_modules, str):
+        raise TypeError("allowed_modules is a list of module prefixes, not a single string")
+    return tuple(prefix.strip().rstrip(".") for prefix in allowed_modules if prefix and prefix.strip())
+
+
+def check_allowed(name: str, prefixes: tuple[str, ...]) -> None:
+    """Refuse, before any import, a job function outside the allowed module prefixes."""
+    if not any(name == prefix or name.startswith(prefix + ".") for prefix in prefixes):
+        allowed = ", ".join(prefixes) if prefixes else "none"
+        raise InvalidWorkflow(
+            f"job function {name!r} is not in an allowed module (allowed: {allowed}); pass "
+            f"allowed_modules=[...] to Workflow.deserialize or set {ALLOWED_MODULES_VARIABLE}"
+        )
