@@ -19,6 +19,8 @@ os.makedirs(os.environ["AIRFLOW__CORE__DAGS_FOLDER"], exist_ok=True)
 
 HAVE_AIRFLOW = importlib.util.find_spec("airflow") is not None
 
+pytest_plugins = ["tests.deployment_fixtures"]
+
 ENGINES = ["local", pytest.param("airflow", marks=pytest.mark.airflow)]
 
 

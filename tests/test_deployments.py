@@ -1,139 +1,18 @@
 """Hymir workflows on real, running Airflow deployments, driven through the REST API.
 
-* embedded: api-server, scheduler, dag-processor and triggerer on SQLite with LocalExecutor,
-  running the example DAGs of ``dags/``;
-* distributed: the same components with CeleryExecutor, a PostgreSQL database made for the test,
-  Redis as the broker and two Celery workers.
-
-Both clean up every process and database they start. They skip only when PostgreSQL or Redis is
-absent, and fail instead when HYMIR_REQUIRE_SERVICES=1 (as in CI).
+The deployments come from tests/deployment_fixtures.py: ``embedded`` (SQLite, LocalExecutor,
+the example DAGs of ``dags/``) and ``distributed`` (CeleryExecutor, PostgreSQL, Redis, two
+Celery workers).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
-from pathlib import Path
-
 import pytest
 
 from hymir import JobStatus, WorkflowStatus
+from tests.deployment_fixtures import remote
 
 pytestmark = [pytest.mark.airflow, pytest.mark.deployment]
-
-ROOT = Path(__file__).resolve().parent.parent
-POSTGRES_ADMIN_URL = os.environ.get("HYMIR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("HYMIR_TEST_REDIS", "redis://127.0.0.1:6379")
-
-BROKEN_DAG = '''"""Airflow DAG whose workflow is invalid: its consumer's input has no producer."""
-from hymir import Chain, Workflow
-from hymir.examples.words import count
-from hymir_airflow import workflow_to_dag
-
-dag = workflow_to_dag(Workflow(Chain(count())), dag_id="hymir_broken")
-'''
-
-DISTRIBUTED_DAG = '''"""Airflow DAG for the distributed deployment test."""
-from hymir_airflow import workflow_to_dag
-from tests.deploy_jobs import distributed_workflow
-
-dag = workflow_to_dag(distributed_workflow(), dag_id="hymir_distributed")
-'''
-
-
-def service_missing(reason: str) -> None:
-    if os.environ.get("HYMIR_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{reason}, and HYMIR_REQUIRE_SERVICES=1 forbids skipping")
-    pytest.skip(reason)
-
-
-def start(deployment):
-    from hymir_airflow.launcher import DeploymentError
-
-    try:
-        deployment.start(report=lambda message: print(f"[deployment] {message}"))
-    except DeploymentError:
-        deployment.stop()
-        raise
-    return deployment
-
-
-def remote(deployment, **options):
-    from hymir_airflow import AirflowExecutor
-
-    return AirflowExecutor(api_url=deployment.api_url, username="admin", password=deployment.password, **options)
-
-
-@pytest.fixture(scope="module")
-def embedded(tmp_path_factory):
-    from hymir_airflow.launcher import LocalDeployment, free_port
-
-    home = tmp_path_factory.mktemp("embedded")
-    dags = home / "dags"
-    shutil.copytree(ROOT / "dags", dags)
-    (dags / "hymir_broken.py").write_text(BROKEN_DAG)
-    deployment = LocalDeployment(home=home / "airflow", dags_folder=dags, port=free_port())
-    yield start(deployment)
-    deployment.stop()
-
-
-@pytest.fixture(scope="module")
-def postgres_database():
-    """A fresh PostgreSQL database for the test, dropped afterwards."""
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3, autocommit=True)
-    except psycopg.OperationalError as error:
-        service_missing(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {error}")
-    name = f"hymir_test_{uuid.uuid4().hex[:10]}"
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
-@pytest.fixture(scope="module")
-def redis_broker():
-    """A Redis database number of its own on the local server, flushed afterwards."""
-    redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url(f"{REDIS_URL}/0", socket_connect_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        service_missing(f"Redis is not reachable at {REDIS_URL}: {error}")
-    number = 1 + uuid.uuid4().int % 15
-    url = f"{REDIS_URL}/{number}"
-    yield url
-    redis.Redis.from_url(url).flushdb()
-
-
-@pytest.fixture(scope="module")
-def distributed(tmp_path_factory, postgres_database, redis_broker):
-    from hymir_airflow.launcher import LocalDeployment, free_port
-
-    home = tmp_path_factory.mktemp("distributed")
-    dags = home / "dags"
-    dags.mkdir()
-    (dags / "hymir_distributed.py").write_text(DISTRIBUTED_DAG)
-    deployment = LocalDeployment(
-        home=home / "airflow",
-        dags_folder=dags,
-        port=free_port(),
-        executor="CeleryExecutor",
-        database_url=postgres_database,
-        broker_url=redis_broker,
-        celery_workers=2,
-        worker_concurrency=4,
-        parallelism=16,
-        extra_env={"PYTHONPATH": str(ROOT)},
-    )
-    yield start(deployment)
-    deployment.stop()
 
 
 def test_api_errors_are_clear(embedded):
