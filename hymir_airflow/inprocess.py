@@ -75,11 +75,19 @@ class InProcessBackend:
         from airflow.models.xcom import XComModel
         from airflow.utils.session import create_session
 
+        from airflow.sdk.bases.xcom import BaseXCom
+        from airflow.sdk.execution_time.xcom import resolve_xcom_backend
+
+        backend = resolve_xcom_backend()
         query = XComModel.get_many(run_id=run_id, key="return_value", dag_ids=dag_id, task_ids=task_ids)
         with create_session() as session:
-            # Task results arrive through the execution API and are stored as plain JSON values;
-            # they are read as stored, since decoding again would turn the string "42" into 42.
-            return {row.task_id: row.value for row in session.scalars(query)}
+            rows = list(session.scalars(query))
+        if backend is not BaseXCom:
+            # A custom backend (object storage, say) stores references: it alone can read them.
+            return {row.task_id: backend.deserialize_value(row) for row in rows}
+        # Task results arrive through the execution API and are stored as plain JSON values;
+        # they are read as stored, since decoding again would turn the string "42" into 42.
+        return {row.task_id: row.value for row in rows}
 
     def records(self, dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, Any]:
         from airflow.models.task_state_store import TaskStateStoreModel

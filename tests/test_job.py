@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 
 import pytest
 
-import hymir.job as hymir_job
 from hymir.errors import InvalidWorkflow, JobNotImportable
 from hymir.job import CheckLater, Failure, Job, JobResult, Retry, Success, job
 from tests import jobs_core
+
+#: The module itself: ``import hymir.job as m`` would give the decorator (see the last test).
+hymir_job = importlib.import_module("hymir.job")
 
 # --- Job: fields, order, defaults ---------------------------------------------------------------
 
@@ -354,3 +357,11 @@ def test_retry_delay_bound_defaults_are_the_module_constants():
 
 def test_reserved_inputs_are_the_documented_five():
     assert hymir_job.RESERVED_INPUTS == {"workflow_id", "job_id", "workflow", "job_state", "workflow_state"}
+
+
+def test_seed_qualified_names_resolve_through_import_hymir_job():
+    """The seed documents hymir.job.Success, hymir.job.job, ...: ``import hymir.job`` must reach them."""
+    import hymir.job
+
+    for name in ("CheckLater", "Failure", "Job", "JobResult", "Retry", "Success", "job"):
+        assert getattr(hymir.job, name, None) is getattr(hymir_job, name), name
