@@ -9,7 +9,8 @@ from hymir.errors import (
     WorkflowNotFinished,
 )
 from hymir.executor import Executor, JobState, JobStatus, WorkflowState, WorkflowStatus
-from hymir.job import CheckLater, Failure, Job, JobResult, Retry, Success, job
+from hymir import job  # the module, which is also the @job decorator (see hymir.job._CallableModule)
+from hymir.job import CheckLater, Failure, Job, JobResult, Retry, Success
 from hymir.workflow import Chain, Group, Workflow
 
 __all__ = [

@@ -38,11 +38,23 @@ def _deserialize_state(cls, data: dict, status_type: type[enum.Enum]):
         raise InvalidWorkflow(f"a serialized {cls.__name__} is a dict with a 'status', not {data!r}")
     unknown = set(data) - set(cls.__dataclass_fields__)
     if unknown:
-        raise InvalidWorkflow(f"serialized {cls.__name__} has unknown keys {sorted(unknown)}")
+        raise InvalidWorkflow(f"serialized {cls.__name__} has unknown keys {sorted(map(repr, unknown))}")
     try:
-        return cls(**{**data, "status": status_type(data["status"])})
+        status = status_type(data["status"])
     except ValueError:
         raise InvalidWorkflow(f"unknown {cls.__name__} status {data['status']!r}") from None
+    for name, types in _FIELD_TYPES.items():
+        if name in data and name in cls.__dataclass_fields__ and not _has_type(data[name], types):
+            raise InvalidWorkflow(f"serialized {cls.__name__}: {name!r} must be {' or '.join(t.__name__ for t in types)}")
+    return cls(**{**data, "status": status})
+
+
+#: The types serialized state fields must have (``result`` may be any JSON value).
+_FIELD_TYPES = {"retries": (int,), "checks": (int,), "context": (dict,), "exception": (str, type(None))}
+
+
+def _has_type(value: Any, types: tuple[type, ...]) -> bool:
+    return isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
 
 
 @dataclass

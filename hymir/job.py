@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import importlib
+import sys
+import types
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
@@ -83,11 +85,15 @@ class CheckLater(JobResult):
         return DEFAULT_CHECK_INTERVAL if self.wait_for is None else self.wait_for
 
 
-def _input_entry(entry: Any) -> str | tuple[str, str]:
-    """Normalise one ``inputs`` entry: an output name, or an ``(output, parameter)`` pair."""
+def _input_entry(entry: Any, *, pair_types: tuple[type, ...] = (tuple,)) -> str | tuple[str, str]:
+    """Normalise one ``inputs`` entry: an output name, or an ``(output, parameter)`` pair.
+
+    In code a pair is a tuple (a list is more likely a mistake); serialized data, coming from
+    JSON, passes ``pair_types=(list, tuple)``.
+    """
     if isinstance(entry, str):
         return entry
-    if isinstance(entry, (list, tuple)) and len(entry) == 2 and all(isinstance(part, str) for part in entry):
+    if isinstance(entry, pair_types) and len(entry) == 2 and all(isinstance(part, str) for part in entry):
         return (entry[0], entry[1])
     raise InvalidWorkflow(
         f"invalid input {entry!r}: an input is an output name or an (output_name, parameter_name) pair of strings"
@@ -158,7 +164,7 @@ class Job:
             raise InvalidWorkflow(f"a serialized job must be a dict, not {type(data).__name__}")
         unknown = set(data) - {f for f in cls.__dataclass_fields__}
         if unknown:
-            raise InvalidWorkflow(f"serialized job has unknown keys {sorted(unknown)}")
+            raise InvalidWorkflow(f"serialized job has unknown keys {sorted(map(repr, unknown))}")
         expected = {
             "name": (str,),
             "identity": (str, int, type(None)),
@@ -185,7 +191,7 @@ class Job:
             args=tuple(data.get("args", ())),
             kwargs=dict(data.get("kwargs", {})),
             output=data.get("output"),
-            inputs=None if inputs is None else [_input_entry(entry) for entry in inputs],
+            inputs=None if inputs is None else [_input_entry(entry, pair_types=(list, tuple)) for entry in inputs],
             meta=data.get("meta"),
         )
 
@@ -277,3 +283,17 @@ def job(*, inputs: list[str] = None, output: str = None, meta: dict = None) -> C
         return JobFunction(function, inputs, output, meta)
 
     return decorate
+
+
+class _CallableModule(types.ModuleType):
+    """``hymir.job`` is both this module and the ``job`` decorator.
+
+    ``from hymir import job`` gives the module, and ``@job(...)`` on it means the decorator, so
+    ``hymir.job.Success`` (the documented path) and ``from hymir import job`` both work.
+    """
+
+    def __call__(self, *, inputs: list[str] = None, output: str = None, meta: dict = None):
+        return job(inputs=inputs, output=output, meta=meta)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -64,6 +64,11 @@ def _is_list_annotation(annotation: Any) -> bool:
     return annotation is list or typing.get_origin(annotation) is list
 
 
+def _check_output_name(job: Job) -> None:
+    if job.output is not None and not isinstance(job.output, str):
+        raise InvalidWorkflow(f"{describe(job)}: output {job.output!r} must be a string (the output's name)")
+
+
 def _function_of(job: Job) -> Callable[..., Any]:
     try:
         return resolve_function(job.name)
@@ -85,6 +90,11 @@ def _check_job(
         problem = json_problem(value, where)
         if problem:
             raise InvalidWorkflow(f"{describe(job)}: argument {problem}")
+    if job.meta is not None:
+        problem = json_problem(job.meta, "meta") if isinstance(job.meta, dict) else "meta is not a dict"
+        if problem:
+            raise InvalidWorkflow(f"{describe(job)}: {problem}")
+    _check_output_name(job)
     if job.output in RESERVED_INPUTS:
         raise InvalidWorkflow(f"{describe(job)}: output {job.output!r} is a reserved input name; choose another")
     info = _signature_of(function)
@@ -123,7 +133,12 @@ def _check_job(
 
 
 def validate_params(params: Any, jobs: Mapping[str, Job]) -> dict[str, Any]:
-    """Check a workflow's parameters (name -> JSON-safe default) and return them as a dict."""
+    """Check a workflow's parameters (name -> JSON-safe default) and return them as a dict.
+
+    Runs first, so it also checks that every output name is a string.
+    """
+    for job in jobs.values():
+        _check_output_name(job)
     if not isinstance(params, Mapping):
         raise InvalidWorkflow(f"params must map names to default values, not {type(params).__name__}")
     outputs = {job.output for job in jobs.values()}

@@ -287,7 +287,7 @@ class Workflow:
     def _from_data(cls, data: Any, prefixes: tuple[str, ...]) -> Workflow:
         if not isinstance(data, dict):
             raise InvalidWorkflow(f"a serialized workflow is a JSON object, not {type(data).__name__}")
-        if data.get("version") != FORMAT_VERSION:
+        if type(data.get("version")) is not int or data["version"] != FORMAT_VERSION:
             raise InvalidWorkflow(f"unsupported serialized workflow version {data.get('version')!r}")
         jobs_data, edges = data.get("jobs"), data.get("edges")
         callbacks = data.get("callbacks", {})
