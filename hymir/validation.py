@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import inspect
 import typing
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from hymir.errors import InvalidWorkflow, JobNotImportable
 from hymir.job import RESERVED_INPUTS, Job, input_parameter, resolve_function
@@ -188,7 +190,7 @@ def validate_jobs(
                     )
             return tuple(producers)
 
-        bindings[identity] = _check_job(job, producers_of, params)
+        bindings[identity] = _recorded(lambda: _check_job(job, producers_of, params))
     return bindings
 
 
@@ -196,4 +198,35 @@ def validate_callback(
     job: Job, jobs: Mapping[str, Job], order: list[str], params: Mapping[str, Any]
 ) -> list[InputBinding]:
     """Validate a callback job, which runs after every job of the workflow."""
-    return _check_job(job, lambda output: tuple(i for i in order if jobs[i].output == output), params)
+    return _recorded(lambda: _check_job(job, lambda output: tuple(i for i in order if jobs[i].output == output), params))
+
+
+_collected: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("hymir_collected_errors", default=None)
+
+
+@contextlib.contextmanager
+def collect_errors() -> Iterator[list[str]]:
+    """Within this block, a job that fails validation is recorded in the yielded list and skipped.
+
+    Workflows then build despite invalid jobs, so a tool can list every job's error where
+    ``Workflow()`` alone stops at the first. Errors of the graph as a whole (cycles, members
+    that are not jobs, bad params) still raise.
+    """
+    errors: list[str] = []
+    token = _collected.set(errors)
+    try:
+        yield errors
+    finally:
+        _collected.reset(token)
+
+
+def _recorded(check: Callable[[], list[InputBinding]]) -> list[InputBinding]:
+    """Run one job's check; inside ``collect_errors`` record its error instead of raising."""
+    errors = _collected.get()
+    if errors is None:
+        return check()
+    try:
+        return check()
+    except InvalidWorkflow as error:
+        errors.append(str(error))
+        return []

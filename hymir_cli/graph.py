@@ -1,0 +1,121 @@
+"""The workflow graph as Mermaid or Graphviz DOT text, for docs, reviews and ``dot -Tsvg``.
+
+Nodes are jobs labelled with their identity, function name and output; edges come from
+``Workflow.dependencies``. Nested Chains and Groups (from ``Workflow.structure``) become
+subgraphs named like the Airflow TaskGroups (``chain_1``, ``group_1``, ...); the outermost
+container is the whole graph and gets none, nor does a workflow built from explicit edges.
+ON_FINISHED callbacks hang off every leaf job with dashed edges, as they run after all of them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Iterator
+
+from hymir.workflow import Structure, Workflow
+
+
+@dataclass(frozen=True)
+class _Syntax:
+    """How one text format writes nodes, subgraphs and edges (``str.format`` templates)."""
+
+    header: tuple[str, ...]
+    footer: tuple[str, ...]
+    node: str
+    callback_node: str
+    open_subgraph: str
+    close_subgraph: str
+    edge: str
+    dashed_edge: str
+    newline: str
+    escapes: tuple[tuple[str, str], ...]
+
+    def label(self, lines: list[str]) -> str:
+        """Lines of a label, escaped for a double-quoted string and joined by the format's line break."""
+        escaped = []
+        for line in lines:
+            for old, new in self.escapes:
+                line = line.replace(old, new)
+            escaped.append(line)
+        return self.newline.join(escaped)
+
+
+MERMAID = _Syntax(
+    header=("flowchart TD",),
+    footer=(),
+    node='{id}["{label}"]',
+    callback_node='{id}(["{label}"])',
+    open_subgraph='subgraph {id} ["{label}"]',
+    close_subgraph="end",
+    edge="{upstream} --> {downstream}",
+    dashed_edge="{upstream} -.-> {downstream}",
+    newline="<br/>",
+    escapes=(('"', "#quot;"),),
+)
+
+DOT = _Syntax(
+    header=("digraph workflow {", "    node [shape=box];"),
+    footer=("}",),
+    node='{id} [label="{label}"];',
+    callback_node='{id} [label="{label}", style="rounded,dashed"];',
+    open_subgraph='subgraph cluster_{id} {{ label="{label}";',
+    close_subgraph="}",
+    edge="{upstream} -> {downstream};",
+    dashed_edge="{upstream} -> {downstream} [style=dashed];",
+    newline="\\n",
+    escapes=(("\\", "\\\\"), ('"', '\\"')),
+)
+
+#: The ``--format`` choices of ``hymir graph``.
+FORMATS = {"mermaid": MERMAID, "dot": DOT}
+
+
+def render(workflow: Workflow, fmt: str) -> str:
+    """The graph of ``workflow`` as text in ``fmt`` (a key of ``FORMATS``)."""
+    syntax = FORMATS[fmt]
+    ids = {job_id: f"job_{n}" for n, job_id in enumerate([*workflow.jobs, *workflow.callback_ids()], start=1)}
+    structure = workflow.structure
+    if structure is None or isinstance(structure, str):
+        body = [syntax.node.format(id=ids[job_id], label=_label(workflow, job_id, syntax)) for job_id in workflow.jobs]
+    else:
+        counters = {"chain": itertools.count(1), "group": itertools.count(1)}
+        body = [line for child in structure[1] for line in _members(workflow, child, ids, syntax, counters)]
+    for event, callbacks in workflow.callbacks.items():
+        for callback in callbacks:
+            label = _label(workflow, callback.identity, syntax, event.value)
+            body.append(syntax.callback_node.format(id=ids[callback.identity], label=label))
+    for job_id, predecessors in workflow.dependencies:
+        body += [syntax.edge.format(upstream=ids[up], downstream=ids[job_id]) for up in predecessors]
+    leaves = _leaves(workflow)
+    for callback_id in workflow.callback_ids():
+        body += [syntax.dashed_edge.format(upstream=ids[leaf], downstream=ids[callback_id]) for leaf in leaves]
+    return "\n".join([*syntax.header, *("    " + line for line in body), *syntax.footer])
+
+
+def _members(
+    workflow: Workflow, node: Structure, ids: dict[str, str], syntax: _Syntax, counters: dict[str, Iterator[int]]
+) -> list[str]:
+    """The lines of one part of the structure: a job's node, or a subgraph around a container's members."""
+    if isinstance(node, str):
+        return [syntax.node.format(id=ids[node], label=_label(workflow, node, syntax))]
+    kind, children = node
+    lines = [syntax.open_subgraph.format(id=f"{kind}_{next(counters[kind])}", label=kind.capitalize())]
+    for child in children:
+        lines += ["    " + line for line in _members(workflow, child, ids, syntax, counters)]
+    return [*lines, syntax.close_subgraph]
+
+
+def _label(workflow: Workflow, job_id: str, syntax: _Syntax, *extra: str) -> str:
+    """``<id>: <function name>``, then ``output: <name>`` when the job has an output, then ``extra`` lines."""
+    job = workflow[job_id]
+    lines = [f"{job_id}: {job.name.rsplit('.', 1)[-1]}"]
+    if job.output is not None:
+        lines.append(f"output: {job.output}")
+    return syntax.label([*lines, *extra])
+
+
+def _leaves(workflow: Workflow) -> list[str]:
+    """Jobs nothing depends on: once they are finished, every job is."""
+    upstream = {job_id for _, predecessors in workflow.dependencies for job_id in predecessors}
+    return [job_id for job_id in workflow.jobs if job_id not in upstream]
