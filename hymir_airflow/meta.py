@@ -5,23 +5,42 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from airflow.sdk import WeightRule
+
 from hymir.errors import InvalidWorkflow
 from hymir.job import Job
 from hymir.validation import describe
 
 
 def _seconds(value: Any) -> timedelta:
-    if isinstance(value, timedelta):
-        return value
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
         return timedelta(seconds=value)
-    raise ValueError("must be a number of seconds >= 0 or a timedelta")
+    raise ValueError("must be a number of seconds >= 0")
 
 
 def _whole(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     raise ValueError("must be a whole number >= 0")
+
+
+def _slots(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise ValueError("must be a whole number >= 1")
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError("must be a whole number")
+
+
+def _weight_rule(value: Any) -> str:
+    rules = [rule.value for rule in WeightRule]
+    if value in rules:
+        return value
+    raise ValueError(f"must be one of {', '.join(rules)}")
 
 
 def _text(value: Any) -> str:
@@ -34,12 +53,6 @@ def _flag(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     raise ValueError("must be True or False")
-
-
-def _number(value: Any) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value
-    raise ValueError("must be a number")
 
 
 def _non_negative(value: Any) -> float:
@@ -56,9 +69,9 @@ def _anything(value: Any) -> Any:
 AIRFLOW_META_KEYS = {
     "queue": ("queue", _text),
     "pool": ("pool", _text),
-    "pool_slots": ("pool_slots", _whole),
-    "priority_weight": ("priority_weight", _number),
-    "weight_rule": ("weight_rule", _text),
+    "pool_slots": ("pool_slots", _slots),
+    "priority_weight": ("priority_weight", _integer),
+    "weight_rule": ("weight_rule", _weight_rule),
     "execution_timeout": ("execution_timeout", _seconds),
     "retries": ("retries", _whole),
     "retry_on_exception": ("retry_on_exception", _flag),

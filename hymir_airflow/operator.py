@@ -141,9 +141,14 @@ class HymirJobOperator(BaseSensorOperator):
         if isinstance(result, Retry):
             retries = ti.try_number - 1
             cap = result.retry_cap(default=self.retries or 0)
-            if retries >= cap:
+            if retries >= min(cap, self.retries or 0):
                 self.log.info("%s", summarize(self.workflow, self.hymir_job_id, call))
                 message = gave_up_message(self.workflow, self.hymir_job_id, retries, cap)
+                if retries < cap:
+                    message += (
+                        f"; the task's retries={self.retries} ran out first: raise it through "
+                        f"meta={{'airflow': {{'retries': {cap}}}}}"
+                    )
                 self._save(store, record, exception=message)
                 raise AirflowFailException(message)
             delay = random.uniform(*result.delay_bounds())

@@ -1,0 +1,47 @@
+"""Job functions for the Airflow adapter tests (tests/test_airflow_adapter.py).
+
+They live at the top level of an importable module, because an Airflow task imports a job's
+function again by its dotted name.
+"""
+
+from __future__ import annotations
+
+from hymir import JobState, Retry, Success, job
+
+
+@job(inputs=["job_state"], output="value")
+def retry_once(job_state: JobState):
+    """Ask for one retry with a delay between half a second and one and a half, then succeed."""
+    if job_state.retries == 0:
+        return Retry(wait_min=0.5, wait_max=1.5, max_retries=2)
+    return Success({"retries": job_state.retries})
+
+
+@job()
+def always_retry_quickly():
+    """Ask for a retry every time, allowing five of them, without waiting."""
+    return Retry(wait_min=0, wait_max=0, max_retries=5)
+
+
+@job(inputs=["job_state"], output="value")
+def raise_on_first_try(job_state: JobState):
+    """Raise an unhandled exception on the first try; succeed on a later one."""
+    if job_state.retries == 0:
+        raise RuntimeError("the first try always breaks")
+    return Success({"retries": job_state.retries})
+
+
+@job(output="value")
+def undocumented(value):
+    return Success(value)
+
+
+@job(output="value")
+def produce_2(value):
+    """A function whose name looks like the second task id of ``produce``."""
+    return Success(value)
+
+
+@job()
+def group_1():
+    """A function whose name is the id the factory would give the first TaskGroup."""

@@ -1,0 +1,629 @@
+"""The Airflow adapter against a real Airflow 3.3: the DAG the factory builds, how Airflow loads and
+serializes it, and what a run leaves in Airflow's own tables and task logs.
+
+Runs go through ``dag.test()`` on the private SQLite database of conftest (the ``airflow_executor``
+fixture). Nothing of Airflow is mocked; only ``random`` in the operator, to fix a retry delay.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("airflow")
+
+from airflow.dag_processing.dagbag import DagBag  # noqa: E402
+from airflow.models.taskinstance import TaskInstance  # noqa: E402
+from airflow.models.taskinstancehistory import TaskInstanceHistory  # noqa: E402
+from airflow.models.taskreschedule import TaskReschedule  # noqa: E402
+from airflow.sdk import TaskGroup  # noqa: E402
+from airflow.serialization.serialized_objects import DagSerialization  # noqa: E402
+from airflow.utils.session import create_session  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+from hymir import Chain, Group, InvalidWorkflow, JobStatus, Workflow, WorkflowStatus  # noqa: E402
+from hymir.examples.cleanup import cleanup_workflow  # noqa: E402
+from hymir_airflow import AirflowExecutor, HymirJobOperator, workflow_to_dag  # noqa: E402
+from tests import adapter_jobs  # noqa: E402
+from tests import scenario_jobs as jobs  # noqa: E402
+
+pytestmark = pytest.mark.airflow
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+#: Airflow's defaults for a sensor, which a job without meta keeps.
+SENSOR_DEFAULT_TIMEOUT = timedelta(days=7).total_seconds()
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def task_id_map(dag) -> dict[str, str]:
+    """Job identity -> task id, as the DAG's tasks report it."""
+    return {task.hymir_job_id: task.task_id for task in dag.tasks}
+
+
+def edges(dag) -> set[tuple[str, str]]:
+    """Every (upstream task id, downstream task id) edge of a DAG."""
+    return {(upstream, task.task_id) for task in dag.tasks for upstream in task.upstream_task_ids}
+
+
+def workflow_edges(workflow: Workflow, task_ids: dict[str, str]) -> set[tuple[str, str]]:
+    """The workflow's dependency edges, in task ids."""
+    return {(task_ids[up], task_ids[job_id]) for job_id, preds in workflow.dependencies for up in preds}
+
+
+def task_instance(dag_id: str, run_id: str, task_id: str) -> TaskInstance:
+    with create_session() as session:
+        ti = session.scalar(
+            select(TaskInstance).where(
+                TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id == task_id
+            )
+        )
+        session.expunge(ti)
+        return ti
+
+
+def history(dag_id: str, run_id: str, task_id: str) -> list[TaskInstanceHistory]:
+    """The archived earlier tries of a task instance, oldest first."""
+    with create_session() as session:
+        rows = list(
+            session.scalars(
+                select(TaskInstanceHistory)
+                .where(
+                    TaskInstanceHistory.dag_id == dag_id,
+                    TaskInstanceHistory.run_id == run_id,
+                    TaskInstanceHistory.task_id == task_id,
+                )
+                .order_by(TaskInstanceHistory.try_number)
+            )
+        )
+        for row in rows:
+            session.expunge(row)
+        return rows
+
+
+def reschedules(ti: TaskInstance) -> list[TaskReschedule]:
+    with create_session() as session:
+        rows = list(session.scalars(TaskReschedule.stmt_for_task_instance(ti)))
+        for row in rows:
+            session.expunge(row)
+        return rows
+
+
+def run_on_airflow(executor: AirflowExecutor, workflow: Workflow) -> tuple[str, str]:
+    """Run a workflow with dag.test(); return (dag id, run id)."""
+    run_id = executor.run(workflow)
+    return executor.dag_id(run_id), run_id
+
+
+# --- 1. the DAG the factory builds -----------------------------------------------------------
+
+
+def test_one_operator_per_job_with_readable_task_ids_docs_and_arguments():
+    workflow = Workflow(
+        Chain(Group(jobs.shout("a"), jobs.shout("b"), jobs.shout("c")), jobs.count_words(), adapter_jobs.undocumented(1))
+    )
+
+    dag = workflow_to_dag(workflow, dag_id="structure")
+
+    assert [task.task_id for task in dag.tasks] == ["shout", "shout_2", "shout_3", "count_words", "undocumented"]
+    assert all(isinstance(task, HymirJobOperator) for task in dag.tasks)
+    assert task_id_map(dag) == {
+        "1": "shout", "2": "shout_2", "3": "shout_3", "4": "count_words", "5": "undocumented"
+    }
+    assert [task.job_args for task in dag.tasks] == [["a"], ["b"], ["c"], [], [1]]
+    assert dag.get_task("shout_3").doc_md == "Uppercase a word."
+    assert dag.get_task("count_words").doc_md == "Receive every uppercased word, in graph order."
+    assert dag.get_task("undocumented").doc_md is None
+    for task in dag.tasks:
+        assert task.mode == "reschedule"
+        assert task.retries == 3
+        assert {"job_args", "job_kwargs"} <= set(task.template_fields)
+    assert "hymir" in dag.tags
+
+
+def test_own_tags_are_kept_beside_the_hymir_tag():
+    dag = workflow_to_dag(Workflow(Chain(jobs.produce(1))), dag_id="tags", tags=["team-a"])
+
+    assert set(dag.tags) == {"team-a", "hymir"}
+
+
+def test_a_function_named_like_a_suffixed_id_does_not_clash():
+    workflow = Workflow(
+        Group(jobs.produce(1), adapter_jobs.produce_2(2), jobs.produce(3), adapter_jobs.produce_2(4), jobs.produce(5))
+    )
+
+    dag = workflow_to_dag(workflow, dag_id="clashes")
+
+    assert task_id_map(dag) == {
+        "1": "produce", "2": "produce_2", "3": "produce_3", "4": "produce_2_2", "5": "produce_4"
+    }
+    assert [task.job_args for task in dag.tasks] == [[1], [2], [3], [4], [5]]
+
+
+def test_task_groups_do_not_take_the_id_of_a_task():
+    workflow = Workflow(Chain(Group(adapter_jobs.group_1(), jobs.produce(1)), Group(jobs.tally("a"), jobs.tally("b"))))
+
+    dag = workflow_to_dag(workflow, dag_id="group_names")
+
+    assert [task.task_id for task in dag.tasks] == ["group_1", "produce", "tally", "tally_2"]
+    assert {task.task_id: task.task_group.group_id for task in dag.tasks} == {
+        "group_1": "group_2", "produce": "group_2", "tally": "group_3", "tally_2": "group_3"
+    }
+
+
+@pytest.mark.parametrize(
+    "workflow",
+    [
+        pytest.param(lambda: Workflow(Chain(jobs.produce(1), jobs.double(), jobs.tally("x"))), id="chain"),
+        pytest.param(
+            lambda: Workflow(Chain(Group(jobs.shout("a"), Chain(jobs.shout("b"), jobs.produce(2))), jobs.count_words())),
+            id="nested",
+        ),
+        pytest.param(
+            lambda: Workflow.from_graph(
+                {"a": jobs.produce(1), "b": jobs.tally("b"), "c": jobs.tally("c"), "d": jobs.double()},
+                [("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")],
+            ),
+            id="diamond-from-graph",
+        ),
+    ],
+)
+@pytest.mark.parametrize("task_groups", [True, False], ids=["groups", "flat"])
+def test_edges_are_the_workflow_dependencies(workflow, task_groups):
+    workflow = workflow()
+
+    dag = workflow_to_dag(workflow, dag_id="edges", task_groups=task_groups)
+
+    assert edges(dag) == workflow_edges(workflow, task_id_map(dag))
+    assert [task.hymir_job_id for task in dag.tasks] == list(workflow.jobs)
+
+
+def test_nested_chains_and_groups_become_task_groups_without_renaming_tasks():
+    workflow = Workflow(
+        Chain(Group(jobs.shout("a"), Chain(jobs.shout("b"), jobs.produce(1))), jobs.count_words())
+    )
+
+    dag = workflow_to_dag(workflow, dag_id="groups")
+    flat = workflow_to_dag(workflow, dag_id="flat", task_groups=False)
+
+    group_of = {task.task_id: task.task_group.group_id for task in dag.tasks}
+    assert group_of == {"shout": "group_1", "shout_2": "chain_1", "produce": "chain_1", "count_words": None}
+    chain = dag.task_group.get_task_group_dict()["chain_1"]
+    assert chain.parent_group.group_id == "group_1"
+    assert chain.prefix_group_id is False
+    # The same task ids either way, so links, logs and XCom keys do not depend on the option.
+    assert [task.task_id for task in flat.tasks] == [task.task_id for task in dag.tasks]
+    assert edges(flat) == edges(dag)
+    assert not [child for child in flat.task_group.children.values() if isinstance(child, TaskGroup)]
+    assert {task.task_group.group_id for task in flat.tasks} == {None}
+
+
+def test_on_finished_callback_is_a_teardown_after_every_leaf():
+    workflow = cleanup_workflow()
+
+    dag = workflow_to_dag(workflow, dag_id="cleanup")
+
+    report = dag.get_task("report")
+    assert report.is_teardown
+    assert report.hymir_job_id == workflow.callback_ids()[0]
+    assert report.upstream_task_ids == {"load_rows", "load_rows_2", "load_rows_3"}
+    assert not report.downstream_task_ids
+    assert [task.task_id for task in dag.tasks if task.is_teardown] == ["report"]
+
+
+def test_on_finished_callback_follows_only_the_leaves_of_a_chain():
+    workflow = Workflow(Chain(jobs.produce(1), Group(jobs.tally("x"), jobs.tally("y"))))
+    workflow.on(Workflow.Callbacks.ON_FINISHED, jobs.report())
+
+    dag = workflow_to_dag(workflow, dag_id="leaves")
+
+    assert dag.get_task("report").upstream_task_ids == {"tally", "tally_2"}
+    assert dag.get_task("report").is_teardown
+
+
+# --- 2. meta={"airflow": {...}} --------------------------------------------------------------
+
+
+def test_meta_overrides_become_operator_arguments():
+    overrides = {
+        "queue": "gpu",
+        "pool": "scarce",
+        "priority_weight": 9,
+        "execution_timeout": 90,
+        "retries": 7,
+        "check_interval": 5,
+        "check_timeout": 60,
+        "retry_on_exception": True,
+    }
+    workflow = Workflow(Chain(jobs.produce(1), jobs.tally("x").with_meta(airflow=overrides)))
+
+    dag = workflow_to_dag(workflow, dag_id="meta")
+
+    plain, tuned = dag.get_task("produce"), dag.get_task("tally")
+    assert tuned.queue == "gpu"
+    assert tuned.pool == "scarce"
+    assert tuned.priority_weight == 9
+    assert tuned.execution_timeout == timedelta(seconds=90)
+    assert tuned.retries == 7
+    assert tuned.poke_interval == 5
+    assert tuned.timeout == 60
+    assert tuned.retry_policy.retry_on_exception is True
+    # The other job keeps the defaults.
+    assert plain.queue == "default" and plain.pool == "default_pool"
+    assert plain.priority_weight == 1 and plain.execution_timeout is None
+    assert plain.retries == 3 and plain.poke_interval == 30 and plain.timeout == SENSOR_DEFAULT_TIMEOUT
+    assert plain.retry_policy.retry_on_exception is False
+
+
+def test_meta_durations_may_be_fractions_of_a_second():
+    meta = {"execution_timeout": 0.5, "check_interval": 0.25, "check_timeout": 1.5}
+    dag = workflow_to_dag(Workflow(Chain(jobs.produce(1).with_meta(airflow=meta))), dag_id="durations")
+
+    task = dag.get_task("produce")
+    assert task.execution_timeout == timedelta(seconds=0.5)
+    assert task.poke_interval == 0.25
+    assert task.timeout == 1.5
+
+
+def test_factory_durations_may_be_timedeltas():
+    # Job meta travels as JSON with the workflow, so it holds seconds; the factory's own
+    # arguments are Python and may be timedeltas.
+    workflow = Workflow(Chain(jobs.produce(1)))
+
+    dag = workflow_to_dag(workflow, dag_id="durations", check_interval=timedelta(seconds=3), check_timeout=timedelta(hours=1))
+
+    assert dag.get_task("produce").poke_interval == 3
+    assert dag.get_task("produce").timeout == 3600
+
+
+def test_factory_check_interval_and_timeout_are_defaults_that_meta_overrides():
+    workflow = Workflow(Chain(jobs.produce(1), jobs.tally("x").with_meta(airflow={"check_interval": 2})))
+
+    dag = workflow_to_dag(workflow, dag_id="checks", check_interval=10, check_timeout=120)
+
+    assert dag.get_task("produce").poke_interval == 10 and dag.get_task("produce").timeout == 120
+    assert dag.get_task("tally").poke_interval == 2 and dag.get_task("tally").timeout == 120
+
+
+def test_sensor_settings_in_default_args_reach_every_task():
+    # An Airflow user sets sensor defaults for a whole DAG through default_args, as for any DAG;
+    # explicit factory arguments and job meta still win over them.
+    workflow = Workflow(Chain(jobs.produce(1), jobs.tally("x").with_meta(airflow={"check_timeout": 30})))
+
+    dag = workflow_to_dag(workflow, dag_id="sensor_defaults", default_args={"timeout": 600, "poke_interval": 5})
+
+    assert dag.get_task("produce").timeout == 600
+    assert dag.get_task("produce").poke_interval == 5
+    assert dag.get_task("tally").timeout == 30
+
+
+@pytest.mark.parametrize(
+    ("default_args", "expected"),
+    [(None, {"produce": 3, "tally": 5}), ({"retries": 1}, {"produce": 1, "tally": 5}), ({"retries": 0}, {"produce": 0, "tally": 5})],
+    ids=["hymir-default", "default-args", "default-args-zero"],
+)
+def test_default_retries_come_from_default_args_or_hymir(default_args, expected):
+    workflow = Workflow(Chain(jobs.produce(1), jobs.tally("x").with_meta(airflow={"retries": 5})))
+
+    dag = workflow_to_dag(workflow, dag_id="retries", default_args=default_args)
+
+    assert {task.task_id: task.retries for task in dag.tasks} == expected
+
+
+@pytest.mark.parametrize(
+    ("meta", "names"),
+    [
+        pytest.param({"queus": "gpu"}, ["unknown key 'queus'", "queue"], id="unknown-key"),
+        pytest.param({"retries": -1}, ["['retries']", "-1"], id="negative-retries"),
+        pytest.param({"retries": 2.5}, ["['retries']", "2.5"], id="fractional-retries"),
+        pytest.param({"retries": True}, ["['retries']", "True"], id="boolean-retries"),
+        pytest.param({"execution_timeout": "soon"}, ["['execution_timeout']", "'soon'"], id="text-timeout"),
+        pytest.param({"check_interval": -5}, ["['check_interval']", "-5"], id="negative-interval"),
+        pytest.param({"check_timeout": [1]}, ["['check_timeout']", "[1]"], id="list-timeout"),
+        pytest.param({"queue": ""}, ["['queue']", "''"], id="empty-queue"),
+        pytest.param({"pool": 3}, ["['pool']", "3"], id="numeric-pool"),
+        pytest.param({"retry_on_exception": "yes"}, ["['retry_on_exception']", "'yes'"], id="text-flag"),
+        pytest.param({"priority_weight": "high"}, ["['priority_weight']", "'high'"], id="text-priority"),
+        # Values the meta check lets through today, which Airflow then refuses with its own
+        # error (a TypeError, a ValueError or a serialization error) that does not name the meta key.
+        pytest.param({"priority_weight": 2.5}, ["['priority_weight']", "2.5"], id="fractional-priority"),
+        pytest.param({"pool_slots": 0}, ["['pool_slots']", "0"], id="zero-pool-slots"),
+        pytest.param({"weight_rule": "heaviest"}, ["['weight_rule']", "'heaviest'"], id="unknown-weight-rule"),
+    ],
+)
+def test_bad_meta_is_refused_naming_the_job_and_key(meta, names):
+    workflow = Workflow(Chain(jobs.produce(1), jobs.tally("x").with_meta(airflow=meta)))
+
+    with pytest.raises(InvalidWorkflow) as raised:
+        dag = workflow_to_dag(workflow, dag_id="bad_meta")
+        # Some bad values only surface when Airflow serializes the DAG (as the dag-processor does).
+        DagSerialization.serialize_dag(dag)
+
+    message = str(raised.value)
+    assert "job 2 (tests.scenario_jobs.tally)" in message
+    for name in names:
+        assert name in message
+
+
+def test_meta_airflow_must_be_a_dict():
+    workflow = Workflow(Chain(jobs.produce(1).with_meta(airflow="gpu")))
+
+    with pytest.raises(InvalidWorkflow, match=r"job 1 \(tests\.scenario_jobs\.produce\): meta\['airflow'\] must be a dict"):
+        workflow_to_dag(workflow, dag_id="bad_meta")
+
+
+def test_other_meta_is_ignored():
+    workflow = Workflow(Chain(jobs.produce(1).with_meta(owner_team="data", celery={"queue": "x"})))
+
+    dag = workflow_to_dag(workflow, dag_id="other_meta")
+
+    assert dag.get_task("produce").queue == "default"
+
+
+# --- 3. DAG files loaded by Airflow's own DagBag ---------------------------------------------
+
+BAD_DAG_FILES = {
+    "no-producer": (
+        "Workflow(Chain(jobs.double()))",
+        ["job 1 (tests.scenario_jobs.double)", "input 'value'", "no job produces it"],
+    ),
+    "producer-after-consumer": (
+        "Workflow(Chain(jobs.double(), jobs.produce(1)))",
+        ["job 1 (tests.scenario_jobs.double)", "input 'value'", "does not run before it"],
+    ),
+    "unknown-meta-key": (
+        "Workflow(Chain(jobs.produce(1).with_meta(airflow={'qeueu': 'gpu'})))",
+        ["job 1 (tests.scenario_jobs.produce)", "unknown key 'qeueu'"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_DAG_FILES))
+def test_dag_file_with_an_invalid_workflow_is_an_import_error_naming_job_and_input(tmp_path, case):
+    workflow_code, names = BAD_DAG_FILES[case]
+    dag_file = tmp_path / "hymir_bad.py"
+    dag_file.write_text(
+        textwrap.dedent(
+            f'''\
+            """A drop-in Airflow DAG file whose workflow is invalid."""
+            from hymir import Chain, Workflow
+            from hymir_airflow import workflow_to_dag
+            from tests import scenario_jobs as jobs
+
+            dag = workflow_to_dag({workflow_code}, dag_id="hymir_bad")
+            '''
+        )
+    )
+
+    bag = DagBag(dag_folder=str(tmp_path))
+
+    assert bag.dag_ids == []
+    assert len(bag.import_errors) == 1
+    ((path, error),) = bag.import_errors.items()
+    assert path.endswith("hymir_bad.py")
+    assert "hymir.errors.InvalidWorkflow" in error
+    for name in names:
+        assert name in error
+
+
+def test_the_repository_dags_folder_loads_the_four_example_dags():
+    bag = DagBag(dag_folder=str(REPOSITORY / "dags"))
+
+    assert bag.import_errors == {}
+    assert sorted(bag.dag_ids) == ["hymir_cleanup", "hymir_flaky", "hymir_waiting", "hymir_words"]
+    for dag in bag.dags.values():
+        assert "hymir" in dag.tags
+        assert dag.tasks and all(isinstance(task, HymirJobOperator) for task in dag.tasks)
+    assert [task.task_id for task in bag.dags["hymir_words"].tasks] == ["uppercase", "uppercase_2", "uppercase_3", "count"]
+    assert [t.task_id for t in bag.dags["hymir_cleanup"].tasks if t.is_teardown] == ["report"]
+    # The trigger form shows the workflow params with the DAG file's Params.
+    assert bag.dags["hymir_flaky"].params["succeed_on_try"] == 3
+    assert bag.dags["hymir_waiting"].params["path"] == "/tmp/hymir-ready.txt"
+
+
+# --- 4. serialization, as the dag-processor stores it and the scheduler reads it -------------
+
+
+def test_serialized_dag_round_trips_and_keeps_each_job_identity():
+    workflow = Workflow(
+        Chain(Group(jobs.shout("a"), jobs.shout("b").with_meta(airflow={"queue": "gpu", "retries": 5})), jobs.count_words())
+    )
+    workflow.on(Workflow.Callbacks.ON_FINISHED, jobs.tally("done"))
+    dag = workflow_to_dag(workflow, dag_id="serialized")
+
+    data = json.loads(json.dumps(DagSerialization.serialize_dag(dag)))
+    restored = DagSerialization.deserialize_dag(data)
+
+    assert restored.dag_id == "serialized"
+    assert task_id_map(restored) == task_id_map(dag)
+    assert {task.task_id: task.hymir_job_id for task in restored.tasks} == {
+        "shout": "1", "shout_2": "2", "count_words": "3", "tally": "4"
+    }
+    assert edges(restored) == edges(dag)
+    assert restored.get_task("tally").is_teardown
+    assert restored.get_task("shout_2").queue == "gpu" and restored.get_task("shout_2").retries == 5
+    assert restored.get_task("shout").retries == 3
+    assert {task.task_id: task.task_group.group_id for task in restored.tasks if task.task_group} == {
+        "shout": "group_1", "shout_2": "group_1", "count_words": None, "tally": None
+    }
+    assert restored.get_task("shout").doc_md == "Uppercase a word."
+    assert "hymir" in restored.tags
+
+
+# --- 5. Retry on Airflow ---------------------------------------------------------------------
+
+
+def test_retry_waits_the_drawn_delay_between_airflow_tries(airflow_executor, mocker, capfd):
+    drawn = mocker.patch("hymir_airflow.operator.random")
+    drawn.uniform.return_value = 1.0
+    workflow = Workflow(Chain(adapter_jobs.retry_once()))
+
+    dag_id, run_id = run_on_airflow(airflow_executor, workflow)
+
+    log = "".join(capfd.readouterr())
+    drawn.uniform.assert_called_once_with(0.5, 1.5)
+    state = airflow_executor.job_state(run_id, "1")
+    assert state.status is JobStatus.SUCCESS
+    assert state.retries == 1
+    assert state.result == {"retries": 1}
+    final = task_instance(dag_id, run_id, "retry_once")
+    assert final.state == "success"
+    assert final.try_number == 2
+    earlier = history(dag_id, run_id, "retry_once")
+    assert [row.try_number for row in earlier] == [1]
+    (first,) = earlier
+    # Airflow 3.3 moves the task to up_for_retry and archives that try as "failed"
+    # (TaskInstanceHistory.record_ti stores any unfinished state as failed), with the reason and delay.
+    assert "new_state=up_for_retry" in log
+    assert first.state == "failed"
+    assert "job 1 (tests.adapter_jobs.retry_once) returned Retry(wait_min=0.5, wait_max=1.5, max_retries=2)" in first.retry_reason
+    assert "retry 1 of 2 in 1.0 s" in first.retry_reason
+    assert first.retry_delay_override == pytest.approx(1.0)
+    gap = (final.start_date - first.end_date).total_seconds()
+    # At least the drawn delay, and nowhere near the task's retry_delay (300 s by default).
+    assert 1.0 <= gap < 10
+    assert "next try at" in log
+
+
+def test_retry_beyond_the_task_retries_fails_with_the_reason(airflow_executor, capfd):
+    # The job allows 5 retries, the task only 1: Airflow stops after 1, and the log warns about it.
+    workflow = Workflow(Chain(adapter_jobs.always_retry_quickly().with_meta(airflow={"retries": 1})))
+
+    dag_id, run_id = run_on_airflow(airflow_executor, workflow)
+
+    log = "".join(capfd.readouterr())
+    assert "allows 5 retries but the task has retries=1" in log
+    assert task_instance(dag_id, run_id, "always_retry_quickly").try_number == 2
+    state = airflow_executor.job_state(run_id, "1")
+    assert state.status is JobStatus.FAILURE
+    assert state.retries == 1
+    # What a user reads afterwards must say why: the job asked for another retry and the task's
+    # retries were used up, not a sensor timeout or a lost worker.
+    assert "job 1 (tests.adapter_jobs.always_retry_quickly)" in state.exception
+    assert "retries=1" in state.exception or "gave up after 1 retries" in state.exception
+    assert "lost worker" not in state.exception
+
+
+# --- 6 and 7. CheckLater, and what the task log says -----------------------------------------
+
+
+def test_check_later_reschedules_without_a_new_try_and_keeps_its_context(airflow_executor, capfd):
+    workflow = Workflow(Chain(jobs.count_checks(target=3)))
+
+    dag_id, run_id = run_on_airflow(airflow_executor, workflow)
+
+    log = "".join(capfd.readouterr())
+    ti = task_instance(dag_id, run_id, "count_checks")
+    assert ti.state == "success"
+    assert ti.try_number == 1
+    assert history(dag_id, run_id, "count_checks") == []
+    rows = reschedules(ti)
+    assert len(rows) == 2
+    for row in rows:
+        waited = (row.reschedule_date - row.end_date).total_seconds()
+        assert waited == pytest.approx(1.0, abs=0.1)
+    # Airflow waited for each reschedule date before poking again.
+    assert rows[1].start_date >= rows[0].reschedule_date
+    assert ti.end_date >= rows[1].reschedule_date
+    state = airflow_executor.job_state(run_id, "1")
+    assert state.status is JobStatus.SUCCESS
+    assert state.retries == 0
+    assert state.checks == 2
+    assert state.context == {"counter": 2}
+    assert state.result == {"counter": 3, "retries": 0}
+    # The log says when the next check is, and it is when Airflow rescheduled the task.
+    announced = re.findall(
+        r"job 1 \(tests\.scenario_jobs\.count_checks\)\(\) -> CheckLater\(wait_for=1, context=\{'counter': (\d)\}\); "
+        r"next check at (\S+)",
+        log,
+    )
+    assert [counter for counter, _ in announced] == ["1", "2"]
+    for (_, when), row in zip(announced, rows):
+        assert abs((datetime.fromisoformat(when) - row.reschedule_date).total_seconds()) < 1.5
+
+
+def test_min_check_interval_default_and_meta_override():
+    workflow = Workflow(Chain(jobs.produce(1), jobs.tally("x").with_meta(airflow={"min_check_interval": 20})))
+
+    dag = workflow_to_dag(workflow, dag_id="min_check")
+
+    assert dag.get_task("produce").min_check_interval == 15
+    assert dag.get_task("tally").min_check_interval == 20
+
+
+def test_check_later_below_min_check_interval_waits_the_minimum_and_says_so(capfd):
+    executor = AirflowExecutor(min_check_interval=1.5)
+    workflow = Workflow(Chain(jobs.count_checks(target=2)))
+
+    dag_id, run_id = run_on_airflow(executor, workflow)
+
+    log = "".join(capfd.readouterr())
+    ti = task_instance(dag_id, run_id, "count_checks")
+    assert ti.state == "success" and ti.try_number == 1
+    (row,) = reschedules(ti)
+    assert (row.reschedule_date - row.end_date).total_seconds() == pytest.approx(1.5, abs=0.1)
+    assert "job 1 (tests.scenario_jobs.count_checks) asked to be checked again in 1 s; waiting min_check_interval=1.5 s" in log
+    assert executor.job_state(run_id, "1").context == {"counter": 1}
+
+
+def test_failure_is_logged_with_its_value_and_not_retried(airflow_executor, capfd, tmp_path):
+    after = tmp_path / "after"
+    workflow = Workflow(Chain(jobs.fail_with({"code": 7}), jobs.tally(str(after))))
+
+    dag_id, run_id = run_on_airflow(airflow_executor, workflow)
+
+    log = "".join(capfd.readouterr())
+    assert "job 1 (tests.scenario_jobs.fail_with)() -> Failure(result={'code': 7})" in log
+    assert "AirflowFailException: job 1 (tests.scenario_jobs.fail_with) returned Failure({'code': 7})" in log
+    ti = task_instance(dag_id, run_id, "fail_with")
+    assert ti.state == "failed" and ti.try_number == 1
+    assert task_instance(dag_id, run_id, "tally").state == "upstream_failed"
+    assert not after.exists()
+    assert airflow_executor.workflow_state(run_id).status is WorkflowStatus.FAILURE
+    assert airflow_executor.job_state(run_id, "1").result == {"code": 7}
+
+
+# --- 8. unhandled exceptions -----------------------------------------------------------------
+
+
+def test_unhandled_exception_is_not_retried_by_default_and_its_traceback_is_logged(airflow_executor, capfd):
+    workflow = Workflow(Chain(jobs.explode("boom")))
+
+    dag_id, run_id = run_on_airflow(airflow_executor, workflow)
+
+    log = "".join(capfd.readouterr())
+    ti = task_instance(dag_id, run_id, "explode")
+    assert ti.max_tries == 3  # the task has retries=3 ...
+    assert ti.try_number == 1  # ... and still ran once
+    assert ti.state == "failed"
+    assert history(dag_id, run_id, "explode") == []
+    state = airflow_executor.job_state(run_id, "1")
+    assert state.status is JobStatus.FAILURE and state.retries == 0
+    assert "Traceback (most recent call last)" in log
+    assert 'in explode\n    raise ValueError(message)\nValueError: boom' in log
+    assert "it is not retried unless its meta sets retry_on_exception" in log
+
+
+def test_retry_on_exception_meta_gives_airflow_retries():
+    executor = AirflowExecutor(default_args={"retry_delay": timedelta(seconds=0.2)})
+    workflow = Workflow(Chain(adapter_jobs.raise_on_first_try().with_meta(airflow={"retry_on_exception": True})))
+
+    dag_id, run_id = run_on_airflow(executor, workflow)
+
+    ti = task_instance(dag_id, run_id, "raise_on_first_try")
+    assert ti.state == "success"
+    assert ti.try_number == 2
+    assert [(row.try_number, row.state) for row in history(dag_id, run_id, "raise_on_first_try")] == [(1, "failed")]
+    state = executor.job_state(run_id, "1")
+    assert state.status is JobStatus.SUCCESS
+    assert state.retries == 1
+    assert state.result == {"retries": 1}
+    assert state.exception is None
+
