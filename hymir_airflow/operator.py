@@ -86,6 +86,7 @@ class HymirJobOperator(BaseSensorOperator):
         job = workflow[job_id]
         self.workflow = workflow
         self.hymir_job_id = job_id
+        self.hymir_function = job.name
         self.task_ids = task_ids
         self.job_args = list(job.args)
         self.job_kwargs = dict(job.kwargs)
@@ -94,7 +95,7 @@ class HymirJobOperator(BaseSensorOperator):
 
     @classmethod
     def get_serialized_fields(cls):
-        return super().get_serialized_fields() | {"hymir_job_id"}
+        return super().get_serialized_fields() | {"hymir_job_id", "hymir_function"}
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         ti = context["ti"]

@@ -1,11 +1,52 @@
-"""The Airflow plugin, registered through the ``airflow.plugins`` entry point."""
+"""The Airflow plugin, registered through the ``airflow.plugins`` entry point.
+
+It adds the Hymir view to the api-server (a FastAPI app under ``/hymir``) and a "Hymir" entry
+to the navigation bar of the Airflow UI, which shows that view inside the UI.
+
+Every Airflow component loads plugins, task processes included, so this module stays cheap to
+import: the view itself is built on its first request, in the api-server only.
+"""
 
 from __future__ import annotations
 
+from typing import Any, Awaitable, Callable, MutableMapping
+
 from airflow.plugins_manager import AirflowPlugin
+
+#: Where the api-server mounts the Hymir view.
+URL_PREFIX = "/hymir"
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class HymirView:
+    """The ASGI app of the Hymir view, built from ``hymir_airflow.ui`` when it is first called."""
+
+    def __init__(self) -> None:
+        self._app: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._app is None:
+            from hymir_airflow.ui.app import create_app
+
+            self._app = create_app()
+        await self._app(scope, receive, send)
 
 
 class HymirPlugin(AirflowPlugin):
-    """Makes Hymir known to Airflow."""
+    """Shows Hymir workflows in the Airflow UI: their runs, and every job's state, tries, context and outputs."""
 
     name = "hymir"
+    fastapi_apps = [{"app": HymirView(), "url_prefix": URL_PREFIX, "name": "Hymir"}]
+    external_views = [
+        {
+            "name": "Hymir",
+            # Relative to the UI's <base href>, so it also holds when Airflow is served under a path.
+            "href": "hymir/",
+            "url_route": "hymir",
+            "destination": "nav",
+            "nav_top_level": True,
+        }
+    ]

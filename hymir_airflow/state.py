@@ -24,19 +24,19 @@ _WORKFLOW_STATUS = {
 }
 
 
-def _plain(state: Any) -> str:
-    """An Airflow state (enum member or string) as its string value."""
-    return str(getattr(state, "value", state))
+def plain_state(state: Any) -> str | None:
+    """An Airflow state (enum member, string or None) as its string value."""
+    return None if state is None else str(getattr(state, "value", state))
 
 
 def job_status(task_instance_state: Any) -> JobStatus:
     """The Hymir status of a task instance state; a task that has not run (yet or again) is PENDING."""
-    return _JOB_STATUS.get(_plain(task_instance_state), JobStatus.PENDING)
+    return _JOB_STATUS.get(plain_state(task_instance_state), JobStatus.PENDING)
 
 
 def workflow_status(dag_run_state: Any) -> WorkflowStatus:
     """The Hymir status of a DAG run state."""
-    return _WORKFLOW_STATUS.get(_plain(dag_run_state), WorkflowStatus.PENDING)
+    return _WORKFLOW_STATUS.get(plain_state(dag_run_state), WorkflowStatus.PENDING)
 
 
 def storable(value: Any) -> Any:

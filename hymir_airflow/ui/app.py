@@ -1,0 +1,21 @@
+"""The FastAPI app of the Hymir view, which the plugin mounts in the api-server under ``/hymir``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException
+
+from airflow.api_fastapi.common.dagbag import create_dag_bag
+
+from hymir_airflow.ui.access import http_error
+from hymir_airflow.ui.pages import router
+
+
+def create_app() -> FastAPI:
+    """The Hymir view: HTML pages only, each behind Airflow's login."""
+    app = FastAPI(title="Hymir", docs_url=None, redoc_url=None, openapi_url=None)
+    # Serialized DAGs, cached as the api-server caches its own (Airflow's DagBagDep reads them here).
+    app.state.dag_bag = create_dag_bag()
+    app.add_exception_handler(HTTPException, http_error)
+    app.include_router(router)
+    return app

@@ -1,0 +1,155 @@
+"""The Hymir view of the Airflow UI on a real deployment: behind Airflow's login, and in a real browser.
+
+The deployment is ``embedded`` (tests/deployment_fixtures.py: SQLite, LocalExecutor, a copy of
+``dags/``); the browser is the system's headless Chromium driven by Playwright.
+"""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from hymir import WorkflowStatus
+from tests.deployment_fixtures import ROOT, remote, service_missing
+
+pytestmark = [pytest.mark.airflow, pytest.mark.deployment]
+
+SCREENSHOT = ROOT / "artifacts" / "hymir-view.png"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+#: The job table of a successful hymir_words run, cell by cell as the page shows it.
+WORDS_JOBS = [
+    ["1", "hymir.examples.words.uppercase", "uppercase", "success", "1", "0 of 3", "0", "—", "—", '"HELLO"'],
+    ["2", "hymir.examples.words.uppercase", "uppercase_2", "success", "1", "0 of 3", "0", "—", "—", '"HYMIR"'],
+    ["3", "hymir.examples.words.uppercase", "uppercase_3", "success", "1", "0 of 3", "0", "—", "—", '"WORLD"'],
+    ["4", "hymir.examples.words.count", "count", "success", "1", "0 of 3", "0", "—", "—", "3"],
+]
+COLUMNS = ["Job", "Function", "Task", "Status", "Try", "Retries", "Checks", "Context", "Exception", "Output"]
+
+
+@pytest.fixture(scope="module")
+def words_run(embedded) -> str:
+    """The run id of hymir_words, triggered through the REST API and finished successfully."""
+    from hymir.examples.words import words_workflow
+
+    executor = remote(embedded, unpause=True)
+    executor.wait_for_dag("hymir_words", timeout=120)
+    run_id = executor.run(words_workflow(), dag_id="hymir_words")
+    assert executor.wait(run_id, sleep=1, timeout=120).status is WorkflowStatus.SUCCESS
+    return run_id
+
+
+def run_page(api_url: str, run_id: str) -> str:
+    """The address of the Hymir view of one hymir_words run."""
+    return f"{api_url}/hymir/dags/hymir_words/runs/{quote(run_id, safe='')}"
+
+
+class TableText(HTMLParser):
+    """The text of each header and data cell of an HTML page's tables, row by row."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def table_text(html: str) -> list[list[str]]:
+    """The cells of every table row of ``html``, as a person reads them."""
+    parser = TableText()
+    parser.feed(html)
+    return parser.rows
+
+
+def test_the_run_page_needs_a_login_and_then_shows_every_job(embedded, words_run):
+    page = run_page(embedded.api_url, words_run)
+
+    refused = httpx.get(page)
+    assert refused.status_code == 401
+    assert "Hymir" not in refused.text and "HELLO" not in refused.text
+
+    from_a_browser = httpx.get(page, headers={"Accept": "text/html"})
+    assert from_a_browser.status_code == 303
+    assert from_a_browser.headers["location"].startswith("/auth/login?next=")
+
+    login = httpx.post(f"{embedded.api_url}/auth/token", json={"username": "admin", "password": embedded.password})
+    shown = httpx.get(page, headers={"Authorization": f"Bearer {login.json()['access_token']}"})
+    assert shown.status_code == 200
+    assert f"<h1>{words_run}</h1>" in shown.text
+    assert table_text(shown.text) == [COLUMNS, *WORDS_JOBS]
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium (Debian's package) under Playwright; skipped, or failed in CI, when missing."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        service_missing("Playwright is not installed (pip install playwright)")
+    if not CHROMIUM.exists():
+        service_missing(f"{CHROMIUM} is missing (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def test_a_user_logs_in_and_opens_the_run_from_the_hymir_menu(embedded, words_run, browser):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1400, "height": 720})
+    page.set_default_timeout(30_000)
+
+    # Not logged in: the Hymir view sends the browser to Airflow's own login page, then back.
+    page.goto(f"{embedded.api_url}/hymir/")
+    expect(page.get_by_text("Sign into Airflow")).to_be_visible()
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill(embedded.password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Hymir workflows")).to_be_visible()
+    expect(page.get_by_role("link", name=words_run, exact=True)).to_be_visible()
+
+    # In the Airflow UI, the "Hymir" entry of the navigation shows the view; the run opens in it.
+    page.goto(f"{embedded.api_url}/")
+    page.get_by_role("link", name="Hymir", exact=True).click()
+    view = page.frame_locator("iframe[title='Hymir']")
+    view.get_by_role("link", name=words_run, exact=True).click()
+    expect(view.get_by_role("heading", name=words_run)).to_be_visible()
+    rows = view.locator("tbody tr")
+    expect(rows).to_have_count(len(WORDS_JOBS))
+
+    headers = view.locator("thead th").all_inner_texts()
+    assert [header.strip().lower() for header in headers] == [column.lower() for column in COLUMNS]
+    assert [rows.nth(index).locator("td").all_inner_texts() for index in range(len(WORDS_JOBS))] == WORDS_JOBS
+
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
