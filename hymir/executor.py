@@ -6,7 +6,7 @@ import enum
 import time
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from hymir.errors import InvalidWorkflow
 from hymir.workflow import Workflow
@@ -57,8 +57,25 @@ def _has_type(value: Any, types: tuple[type, ...]) -> bool:
     return isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
 
 
+class _State:
+    """What job and workflow states share: finishedness, and a JSON-safe dict form."""
+
+    _status_type: ClassVar[type[enum.Enum]]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in _FINISHED
+
+    def serialize(self) -> dict[str, Any]:
+        return {**asdict(self), "status": self.status.value}
+
+    @classmethod
+    def deserialize(cls, data: dict[str, Any]):
+        return _deserialize_state(cls, data, cls._status_type)
+
+
 @dataclass
-class JobState:
+class JobState(_State):
     """What is known of one job in a run.
 
     ``retries`` counts Retry results acted upon, ``checks`` counts CheckLater results, ``context``
@@ -73,34 +90,16 @@ class JobState:
     exception: str | None = None
     result: Any = None
 
-    @property
-    def is_finished(self) -> bool:
-        return self.status in _FINISHED
-
-    def serialize(self) -> dict[str, Any]:
-        return {**asdict(self), "status": self.status.value}
-
-    @classmethod
-    def deserialize(cls, data: dict[str, Any]) -> JobState:
-        return _deserialize_state(cls, data, JobStatus)
+    _status_type: ClassVar[type[enum.Enum]] = JobStatus
 
 
 @dataclass
-class WorkflowState:
+class WorkflowState(_State):
     """What is known of a workflow run as a whole."""
 
     status: WorkflowStatus = WorkflowStatus.PENDING
 
-    @property
-    def is_finished(self) -> bool:
-        return self.status in _FINISHED
-
-    def serialize(self) -> dict[str, Any]:
-        return {**asdict(self), "status": self.status.value}
-
-    @classmethod
-    def deserialize(cls, data: dict[str, Any]) -> WorkflowState:
-        return _deserialize_state(cls, data, WorkflowStatus)
+    _status_type: ClassVar[type[enum.Enum]] = WorkflowStatus
 
 
 class Executor(ABC):

@@ -14,6 +14,7 @@ from collections import defaultdict
 from typing import List
 
 from hymir import CheckLater, Failure, Retry, Success, job
+from tests.scenario_jobs import explode, return_garbage, return_unstorable  # noqa: F401  shared with the engine tests
 
 #: Call records by token: whatever each job call wants the test to see.
 CALLS: dict[str, list] = defaultdict(list)
@@ -226,22 +227,7 @@ def block_until(event: str):
     return Success(event)
 
 
-@job()
-def explode(message: str):
-    """Raise an exception the job does not handle."""
-    raise RuntimeError(message)
 
-
-@job()
-def return_garbage():
-    """Return something that is not a JobResult."""
-    return 42
-
-
-@job(output="value")
-def return_unstorable():
-    """Return a value JSON cannot carry."""
-    return Success({1, 2, 3})
 
 
 @job(inputs=["workflow_state", "value"], output="report")

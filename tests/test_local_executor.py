@@ -262,7 +262,7 @@ def test_non_job_result_return_fails_with_invalid_job_return(executor):
     assert state.status is WorkflowStatus.FAILURE
     job_state = executor.job_state(workflow_id, "2")
     assert job_state.status is JobStatus.FAILURE
-    for part in ("InvalidJobReturn", "job 2", "tests.jobs_core.return_garbage", "42"):
+    for part in ("InvalidJobReturn", "job 2", "tests.scenario_jobs.return_garbage", "42"):
         assert part in job_state.exception, part
 
 
@@ -272,8 +272,8 @@ def test_exception_traceback_is_kept(executor):
     job_state = executor.job_state(workflow_id, "1")
     assert job_state.status is JobStatus.FAILURE
     assert job_state.exception.startswith("Traceback (most recent call last)")
-    assert "RuntimeError: kaboom" in job_state.exception
-    assert "jobs_core.py" in job_state.exception and "in explode" in job_state.exception
+    assert "ValueError: kaboom" in job_state.exception
+    assert "scenario_jobs.py" in job_state.exception and "in explode" in job_state.exception
     assert job_state.result is None
 
 
@@ -282,7 +282,7 @@ def test_non_json_safe_success_value_fails_the_job(executor):
     assert state.status is WorkflowStatus.FAILURE
     job_state = executor.job_state(workflow_id, "1")
     assert job_state.status is JobStatus.FAILURE
-    for part in ("job 1", "tests.jobs_core.return_unstorable", "output 'value'", "set"):
+    for part in ("job 1", "tests.scenario_jobs.return_unstorable", "output 'value'", "set"):
         assert part in job_state.exception, part
     assert executor.outputs(workflow_id) == {}
 
