@@ -59,7 +59,7 @@ def summarize(workflow: Workflow, job_id: str, call: JobCall, next_at: datetime 
     """One line a person can read: the job, its inputs by name (short values), the result, what's next."""
     shown = {name: value for name, value in call.inputs.items() if name not in ("workflow", "job_state", "workflow_state")}
     inputs = ", ".join(f"{name}={_short(value)}" for name, value in shown.items())
-    line = f"{describe(workflow[job_id])}({inputs}) -> {_short(call.result, 200)}"
+    line = f"{describe(workflow[job_id])}: {inputs or 'no inputs'} -> {_short(call.result, 200)}"
     if next_at is not None:
         what = "next check" if isinstance(call.result, CheckLater) else "next try"
         line += f"; {what} at {next_at.isoformat(timespec='seconds')}"
