@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from hymir import Chain, Group, InvalidWorkflow, JobStatus, Workflow, WorkflowDoesNotExist, WorkflowStatus
@@ -183,6 +185,17 @@ def test_unknown_param_is_refused(executor):
     workflow = Workflow(Chain(jobs.greet()), params={"greeting": "hello", "name": "world"})
     with pytest.raises(InvalidWorkflow, match=r"unknown params \['nmae'\]"):
         executor.run(workflow, params={"nmae": "typo"})
+
+
+def test_each_result_is_logged_in_one_readable_line(executor, caplog, capfd):
+    caplog.set_level(logging.INFO, logger="hymir")
+    run(executor, Workflow(Chain(jobs.produce(21), jobs.double())))
+    run(executor, Workflow(Chain(jobs.count_checks(target=2))))
+
+    captured = capfd.readouterr()
+    logged = caplog.text + captured.out + captured.err
+    assert "job 2 (tests.scenario_jobs.double): number=21 -> Success(result=42)" in logged
+    assert "job 1 (tests.scenario_jobs.count_checks): no inputs -> CheckLater(wait_for=1, context={'counter': 1}); next check at" in logged
 
 
 def test_clear_forgets_the_run(executor):
