@@ -121,7 +121,9 @@ class Workflow:
         self._params = validate_params(params, jobs)
         self._structure = structure
         self._callbacks: dict[Workflow.Callbacks, list[Job]] = {event: [] for event in Workflow.Callbacks}
-        predecessors: dict[str, list[str]] = {identity: [] for identity in jobs}
+        # Ordered sets (dicts of None): a repeated edge counts once, and a job with thousands of
+        # predecessors does not make each new edge scan a list of them.
+        predecessors: dict[str, dict[str, None]] = {identity: {} for identity in jobs}
         for edge in edges:
             if not (isinstance(edge, (list, tuple)) and len(edge) == 2):
                 raise InvalidWorkflow(f"edge {edge!r} must be an (upstream, downstream) pair")
@@ -131,11 +133,10 @@ class Workflow:
                     raise InvalidWorkflow(f"edge {edge!r} names {end!r}, which is not a job of the workflow")
             if upstream == downstream:
                 raise InvalidWorkflow(f"edge {edge!r} makes job {upstream} depend on itself")
-            if upstream not in predecessors[downstream]:
-                predecessors[downstream].append(upstream)
-        self._predecessors = predecessors
+            predecessors[downstream][upstream] = None
+        self._predecessors = {identity: list(upstreams) for identity, upstreams in predecessors.items()}
         self._order = self._topological_order()
-        self._bindings = validate_jobs(self._jobs, self._order, predecessors, self._params)
+        self._bindings = validate_jobs(self._jobs, self._order, self._predecessors, self._params)
 
     def _topological_order(self) -> list[str]:
         """Job identities so that every job follows its predecessors; ties keep definition order."""

@@ -11,6 +11,7 @@ from typing import Any
 
 _EXPORTS = {
     "workflow_to_dag": "hymir_airflow.factory",
+    "dags_for": "hymir_airflow.parsing",
     "HymirJobOperator": "hymir_airflow.operator",
     "AirflowExecutor": "hymir_airflow.executor",
 }

@@ -7,18 +7,32 @@ from hymir.workflow import Workflow
 
 def task_ids_for(workflow: Workflow) -> dict[str, str]:
     """Readable task ids by job identity: the function name, with ``_2``, ``_3``, ... where names clash."""
-    taken: set[str] = set()
-    task_ids: dict[str, str] = {}
-    for job_id in [*workflow.jobs, *workflow.callback_ids()]:
-        task_ids[job_id] = unique_name(workflow[job_id].name.rsplit(".", 1)[-1], taken)
-    return task_ids
+    names = UniqueNames()
+    return {
+        job_id: names.claim(workflow[job_id].name.rsplit(".", 1)[-1])
+        for job_id in [*workflow.jobs, *workflow.callback_ids()]
+    }
 
 
-def unique_name(base: str, taken: set[str]) -> str:
-    """``base``, or ``base_2``, ``base_3``, ... whichever is not taken yet; the result is then taken."""
-    name, number = base, 1
-    while name in taken:
-        number += 1
-        name = f"{base}_{number}"
-    taken.add(name)
-    return name
+class UniqueNames:
+    """Hands out names not handed out before: ``base``, else ``base_2``, ``base_3``, ... whichever is free.
+
+    Names are only ever added, so every suffix tried before for a base stays taken: remembering the
+    last suffix per base keeps n jobs of one function linear instead of quadratic (10,000 jobs of
+    one function took 8 s to name).
+    """
+
+    def __init__(self) -> None:
+        self._taken: set[str] = set()
+        self._last_number: dict[str, int] = {}
+
+    def claim(self, base: str) -> str:
+        """The first free name of ``base``, ``base_2``, ``base_3``, ...; it is taken from now on."""
+        number = self._last_number.get(base, 1)
+        name = base if number == 1 else f"{base}_{number}"
+        while name in self._taken:
+            number += 1
+            name = f"{base}_{number}"
+        self._last_number[base] = number
+        self._taken.add(name)
+        return name

@@ -100,7 +100,7 @@ class HymirJobOperator(BaseSensorOperator):
     def poke(self, context: Context) -> bool | PokeReturnValue:
         ti = context["ti"]
         store = context["task_state_store"]
-        record = JobRecord.from_stored(store.get(STORE_KEY))
+        record = self._record(context)
         who = describe(self.workflow[self.hymir_job_id])
         provided = {
             **{name: context["params"][name] for name in self.workflow.params},
@@ -179,6 +179,19 @@ class HymirJobOperator(BaseSensorOperator):
                 who, cap, self.retries, self.retries, cap,
             )
         return RetryRequested(f"{who} returned {result!r}; retry {retries + 1} of {cap} in {delay:.1f} s", delay)
+
+    @staticmethod
+    def _record(context: Context) -> JobRecord:
+        """The job's record from the task state store; on the task's very first poke, an empty one.
+
+        Only a poke of this task writes the record, and the store lives as long as the DAG run.
+        Whatever ran before (a poke that raised, asked to be checked later or was interrupted)
+        left a later try (retry, clear) or a reschedule behind, so the first poke of try 1 can
+        skip asking: that request was one in six of a task's calls to the API server.
+        """
+        if context["ti"].try_number <= 1 and not context.get("task_reschedule_count"):
+            return JobRecord()
+        return JobRecord.from_stored(context["task_state_store"].get(STORE_KEY))
 
     def _get_next_poke_interval(self, started_at, run_duration, poke_count) -> float:
         """The interval the job asked for with CheckLater, bounded by the sensor's remaining timeout."""

@@ -413,11 +413,14 @@ def test_dag_file_with_an_invalid_workflow_is_an_import_error_naming_job_and_inp
         assert name in error
 
 
-def test_the_repository_dags_folder_loads_the_four_example_dags():
+def test_the_repository_dags_folder_loads_every_example_dag():
+    from hymir.examples.tenants import TENANTS
+
     bag = DagBag(dag_folder=str(REPOSITORY / "dags"))
 
     assert bag.import_errors == {}
-    assert sorted(bag.dag_ids) == ["hymir_cleanup", "hymir_flaky", "hymir_waiting", "hymir_words"]
+    tenants = [f"hymir_tenant_{tenant}" for tenant in TENANTS]
+    assert sorted(bag.dag_ids) == sorted(["hymir_cleanup", "hymir_flaky", "hymir_waiting", "hymir_words", *tenants])
     for dag in bag.dags.values():
         assert "hymir" in dag.tags
         assert dag.tasks and all(isinstance(task, HymirJobOperator) for task in dag.tasks)

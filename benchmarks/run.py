@@ -1,0 +1,106 @@
+"""Benchmark: wall time of ``dag.test()`` for a 50-job workflow, Hymir against the same TaskFlow DAG.
+
+The workflow is a Chain of 5 stages; each stage is a Group of 9 jobs that uppercase a word into
+the output ``words_<stage>``, then one job that counts that output (a ``list[...]`` input of 9
+values). The TaskFlow DAG has the same 50 tasks and edges: 9 ``@task`` calls per stage whose
+XComArgs go, as a list, into a counting ``@task``. Both DAGs are registered once in a private
+SQLite metadata database (``ensure_database`` and ``register_dag`` of
+``hymir_airflow.inprocess``) and then run by ``dag.test()`` in turns, each run a new DAG run;
+only ``dag.test()`` is timed (wall time; its CPU time is shown too). Target: Hymir / TaskFlow
+<= 1.10 in wall time.
+
+Run: ``.venv/bin/python benchmarks/run.py [--quick] [--repeat N]``.
+"""
+
+from __future__ import annotations
+
+import time
+from harness import Spread, interleave, parse_args, progress, ratio_row, report, use_private_airflow_home
+
+use_private_airflow_home()
+
+from airflow.sdk import DAG, task  # noqa: E402
+
+from hymir import Chain, Group, Workflow  # noqa: E402
+from hymir.examples.words import count, uppercase  # noqa: E402
+from hymir_airflow import workflow_to_dag  # noqa: E402
+from hymir_airflow.inprocess import ensure_database, register_dag  # noqa: E402
+
+STAGES = 5
+WIDTH = 9
+TARGET = 1.10
+
+
+def hymir_dag() -> DAG:
+    members = []
+    for stage in range(STAGES):
+        output = f"words_{stage}"
+        members.append(Group(*(uppercase(f"word {index}").with_output(output) for index in range(WIDTH))))
+        members.append(count().with_inputs((output, "words")).with_output(f"count_{stage}"))
+    return workflow_to_dag(Workflow(Chain(*members)), dag_id="bench_run_hymir")
+
+
+@task
+def upper(word: str) -> str:
+    return word.upper()
+
+
+@task
+def tally(words: list[str]) -> int:
+    return len(words)
+
+
+def taskflow_dag() -> DAG:
+    with DAG(dag_id="bench_run_taskflow", schedule=None) as dag:
+        previous = None
+        for stage in range(STAGES):
+            words = [upper.override(task_id=f"upper_{stage}_{index}")(f"word {index}") for index in range(WIDTH)]
+            if previous is not None:
+                previous >> words
+            previous = tally.override(task_id=f"tally_{stage}")(words)
+    return dag
+
+
+class TimedTest:
+    """Runs ``dag.test()`` once per call and returns its wall time; ``cpu`` collects its CPU time.
+
+    The CPU time (of this process: the task runner and the in-process API server alike) is
+    shown beside the wall time because other load on the machine disturbs it far less.
+    """
+
+    def __init__(self, dag: DAG):
+        self.dag = dag
+        self.cpu: list[float] = []
+
+    def __call__(self) -> float:
+        started, started_cpu = time.perf_counter(), time.process_time()
+        dag_run = self.dag.test()
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+        assert dag_run.state == "success", f"{self.dag.dag_id} ended {dag_run.state}"
+        self.cpu.append(cpu)
+        return elapsed
+
+
+def main() -> None:
+    args = parse_args(__doc__.splitlines()[0], default_repeat=4, quick_repeat=2)
+    ensure_database()
+    dags = {"hymir": hymir_dag(), "airflow": taskflow_dag()}
+    for dag in dags.values():
+        assert len(dag.task_dict) == STAGES * (WIDTH + 1)
+        register_dag(dag)
+        dag.test()  # the first run of each pays one-off costs (imports, connections, caches)
+    progress(f"run: dag.test() of {STAGES * (WIDTH + 1)} tasks, {args.repeat} x each side")
+    tests = {side: TimedTest(dag) for side, dag in dags.items()}
+    figures = interleave(dict(tests), args.repeat)
+    hymir, airflow = Spread.of(figures["hymir"]), Spread.of(figures["airflow"])
+    cpu = {side: Spread.of(test.cpu) for side, test in tests.items()}
+    notes = (
+        f"CPU {cpu['hymir'].show('s')}, ratio {cpu['hymir'].median / cpu['airflow'].median:.2f}",
+        f"CPU {cpu['airflow'].show('s')}",
+    )
+    row = ratio_row("run", f"dag.test(), {STAGES * (WIDTH + 1)} jobs", hymir, airflow, "s", TARGET, notes)
+    report([row], args.json)
+
+
+if __name__ == "__main__":
+    main()
