@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from typing import Iterable
 
-from hymir.errors import InvalidWorkflow
+from hymir.errors import InvalidWorkflow, JobNotImportable
+from hymir.job import dotted_name, resolve_function
 
 #: Comma-separated module prefixes allowed when ``allowed_modules`` is not given.
 ALLOWED_MODULES_VARIABLE = "HYMIR_ALLOWED_MODULES"
@@ -33,3 +34,16 @@ def check_allowed(name: str, prefixes: tuple[str, ...]) -> None:
             f"job function {name!r} is not in an allowed module (allowed: {allowed}); pass "
             f"allowed_modules=[...] to Workflow.deserialize or set {ALLOWED_MODULES_VARIABLE}"
         )
+
+
+def check_function_allowed(name: str, prefixes: tuple[str, ...]) -> None:
+    """Refuse a job whose name, allowed itself, leads out of its module (``allowed.module.os.system``).
+
+    Call it after ``check_allowed``: resolving imports only the allowed module. A name that does
+    not resolve is left for validation to report.
+    """
+    try:
+        function = resolve_function(name)
+    except JobNotImportable:
+        return
+    check_allowed(dotted_name(function), prefixes)

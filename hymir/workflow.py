@@ -9,9 +9,9 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Union
 
 from hymir.errors import InvalidWorkflow
-from hymir.job import Job, JobFunction, dotted_name
+from hymir.job import Job, JobFunction
 from hymir.jsonsafe import json_problem
-from hymir.trust import allowed_prefixes, check_allowed
+from hymir.trust import allowed_prefixes, check_allowed, check_function_allowed
 from hymir.validation import InputBinding, validate_callback, validate_jobs, validate_params
 
 #: The serialization format written by ``Workflow.serialize``.
@@ -302,6 +302,7 @@ class Workflow:
             callback_jobs[event_name] = [Job.deserialize(item) for item in items]
         for job in [*jobs, *(job for items in callback_jobs.values() for job in items)]:
             check_allowed(job.name, prefixes)
+            check_function_allowed(job.name, prefixes)
         by_identity = {job.identity: job for job in jobs}
         if len(by_identity) != len(jobs):
             raise InvalidWorkflow("serialized workflow has jobs with the same identity")
@@ -315,10 +316,6 @@ class Workflow:
                 raise InvalidWorkflow(f"unknown callback event {event_name!r}") from None
             for callback in items:
                 workflow.on(event, callback)
-        for job in workflow._all_jobs():
-            # The name passed the check, but an attribute path can lead out of the module
-            # (allowed.module.os.system): the function itself must live in an allowed module.
-            check_allowed(dotted_name(job.function), prefixes)
         return workflow
 
 

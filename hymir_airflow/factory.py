@@ -32,7 +32,7 @@ def workflow_to_dag(
     start_date: datetime | None = None,
     default_args: dict[str, Any] | None = None,
     task_groups: bool = True,
-    check_interval: float | timedelta = DEFAULT_CHECK_INTERVAL,
+    check_interval: float | timedelta | None = None,
     check_timeout: float | timedelta | None = None,
     min_check_interval: float = DEFAULT_MIN_CHECK_INTERVAL,
     params: dict[str, Any] | None = None,
@@ -43,8 +43,9 @@ def workflow_to_dag(
     A job's static ``retries`` is its ``meta={"airflow": {"retries": n}}``, else
     ``default_args["retries"]``, else Hymir's default cap (3): it must cover the ``max_retries`` of
     the job's Retry results. ``check_interval`` is the wait after a ``CheckLater`` without
-    ``wait_for`` and ``check_timeout`` how long a job may keep asking to be checked later
-    (Airflow's sensor default when None). A CheckLater asking for less than ``min_check_interval``
+    ``wait_for`` (else ``default_args["poke_interval"]``, else 30 s) and ``check_timeout`` how
+    long a job may keep asking to be checked later (else ``default_args["timeout"]``, else
+    Airflow's sensor default). A CheckLater asking for less than ``min_check_interval``
     seconds waits that long instead: on a deployment, a sensor rescheduled within seconds can be
     failed by the scheduler (apache/airflow#71172); should that still happen, the task is retried
     (if it has retries left) and the job resumes with its stored context. Nested Chains and Groups become TaskGroups when
@@ -62,7 +63,9 @@ def workflow_to_dag(
     task_ids = task_ids_for(workflow)
     operator_defaults: dict[str, Any] = {
         "retries": retries,
-        "poke_interval": check_interval,
+        "poke_interval": check_interval if check_interval is not None else default_args.get(
+            "poke_interval", DEFAULT_CHECK_INTERVAL
+        ),
         "min_check_interval": min_check_interval,
     }
     if check_timeout is not None:

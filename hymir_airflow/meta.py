@@ -74,6 +74,7 @@ AIRFLOW_META_KEYS = {
     "weight_rule": ("weight_rule", _weight_rule),
     "execution_timeout": ("execution_timeout", _seconds),
     "retries": ("retries", _whole),
+    "retry_delay": ("retry_delay", _seconds),
     "retry_on_exception": ("retry_on_exception", _flag),
     "check_interval": ("poke_interval", _seconds),
     "check_timeout": ("timeout", _seconds),

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Mapping
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, RetryDecision, RetryPolicy
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowTaskTimeout
 
 from hymir.errors import InvalidJobReturn
 from hymir.executor import JobState, JobStatus, WorkflowState, WorkflowStatus
@@ -124,7 +124,8 @@ class HymirJobOperator(BaseSensorOperator):
         except InvalidJobReturn as error:
             self._save(store, record, exception=str(error))
             raise AirflowFailException(str(error)) from None
-        except Exception:
+        except (Exception, AirflowTaskTimeout):
+            # AirflowTaskTimeout (execution_timeout) is a BaseException: record it all the same.
             self._save(store, record, exception=traceback.format_exc())
             raise
 

@@ -113,7 +113,13 @@ def distributed(tmp_path_factory, postgres_database, redis_broker):
         celery_workers=2,
         worker_concurrency=4,
         parallelism=16,
-        extra_env={"PYTHONPATH": str(ROOT)},
+        extra_env={
+            "PYTHONPATH": str(ROOT),
+            # tests/test_reliability.py kills workers: notice a task whose worker died within ~25 s
+            # (Airflow's default is 300 s); tasks heartbeat every 5 s, so 20 s leaves three misses.
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+        },
     )
     try:
         deployment.start(report=report)

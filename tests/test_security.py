@@ -151,9 +151,6 @@ def test_attribute_path_out_of_an_allowed_module_is_refused(path, args, lives_in
     say(f"{path} -> {message[:120]}")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Workflow._from_data checks where an attribute path leads only after validating the job's arguments, "
-    "so with arguments that do not fit, the error is about the arguments, not the untrusted module"))
 def test_attribute_path_is_refused_for_its_module_even_when_arguments_do_not_fit():
     with pytest.raises(InvalidWorkflow, match="is not in an allowed module"):
         Workflow.deserialize(json.dumps(serialized("tests.reliability_jobs.json.loads")), allowed_modules=["tests"])
