@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -201,10 +200,6 @@ class LocalDeployment:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
-
-    def reset(self) -> None:
-        """Forget everything of a previous deployment in ``home`` (database, logs, secrets)."""
-        shutil.rmtree(self.home, ignore_errors=True)
 
 
 def _signal_group(process: subprocess.Popen, sig: int) -> None:
