@@ -45,7 +45,8 @@ def _deserialize_state(cls, data: dict, status_type: type[enum.Enum]):
         raise InvalidWorkflow(f"unknown {cls.__name__} status {data['status']!r}") from None
     for name, types in _FIELD_TYPES.items():
         if name in data and name in cls.__dataclass_fields__ and not _has_type(data[name], types):
-            raise InvalidWorkflow(f"serialized {cls.__name__}: {name!r} must be {' or '.join(t.__name__ for t in types)}")
+            expected = " or ".join(t.__name__ for t in types)
+            raise InvalidWorkflow(f"serialized {cls.__name__}: {name!r} must be {expected}")
     return cls(**{**data, "status": status})
 
 

@@ -57,7 +57,8 @@ def _short(value: Any, limit: int = 60) -> str:
 
 def summarize(workflow: Workflow, job_id: str, call: JobCall, next_at: datetime | None = None) -> str:
     """One line a person can read: the job, its inputs by name (short values), the result, what's next."""
-    shown = {name: value for name, value in call.inputs.items() if name not in ("workflow", "job_state", "workflow_state")}
+    hidden = ("workflow", "job_state", "workflow_state")
+    shown = {name: value for name, value in call.inputs.items() if name not in hidden}
     inputs = ", ".join(f"{name}={_short(value)}" for name, value in shown.items())
     line = f"{describe(workflow[job_id])}: {inputs or 'no inputs'} -> {_short(call.result, 200)}"
     if next_at is not None:

@@ -198,7 +198,10 @@ def validate_callback(
     job: Job, jobs: Mapping[str, Job], order: list[str], params: Mapping[str, Any]
 ) -> list[InputBinding]:
     """Validate a callback job, which runs after every job of the workflow."""
-    return _recorded(lambda: _check_job(job, lambda output: tuple(i for i in order if jobs[i].output == output), params))
+    def producers_of(output: str) -> tuple[str, ...]:
+        return tuple(identity for identity in order if jobs[identity].output == output)
+
+    return _recorded(lambda: _check_job(job, producers_of, params))
 
 
 _collected: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("hymir_collected_errors", default=None)

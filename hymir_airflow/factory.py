@@ -48,9 +48,9 @@ def workflow_to_dag(
     Airflow's sensor default). A CheckLater asking for less than ``min_check_interval``
     seconds waits that long instead: on a deployment, a sensor rescheduled within seconds can be
     failed by the scheduler (apache/airflow#71172); should that still happen, the task is retried
-    (if it has retries left) and the job resumes with its stored context. Nested Chains and Groups become TaskGroups when
-    ``task_groups`` is true; task ids stay the same either way. ON_FINISHED callbacks become
-    teardown tasks after every job. The workflow's params become the DAG's params, shown in
+    (if it has retries left) and the job resumes with its stored context. Nested Chains and
+    Groups become TaskGroups when ``task_groups`` is true; task ids stay the same either way.
+    ON_FINISHED callbacks become teardown tasks after every job. The workflow's params become the DAG's params, shown in
     the trigger form; ``params`` may give a new default or an ``airflow.sdk.Param`` (with a
     description and JSON schema) for each of them. Other keyword arguments go to ``DAG``.
     """

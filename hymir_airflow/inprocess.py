@@ -69,7 +69,8 @@ class InProcessBackend:
             TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id
         )
         with create_session() as session:
-            return {task_id: TaskRow(task_id, state, try_number or 0) for task_id, state, try_number in session.execute(query)}
+            rows = session.execute(query)
+            return {task_id: TaskRow(task_id, state, try_number or 0) for task_id, state, try_number in rows}
 
     def return_values(self, dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, Any]:
         from airflow.models.xcom import XComModel

@@ -147,7 +147,12 @@ class LocalDeployment:
         report(f"starting {name} (log: {log})")
         output = open(log, "ab")
         self.processes[name] = subprocess.Popen(
-            command, env={**self.env(), "HYMIR_COMPONENT": name}, stdout=output, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.home
+            command,
+            env={**self.env(), "HYMIR_COMPONENT": name},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=self.home,
         )
         output.close()
 

@@ -63,7 +63,8 @@ class HymirJobOperator(BaseSensorOperator):
     Success succeeds with the value as XCom ``return_value``; Failure fails without retry;
     Retry becomes an Airflow retry after a random delay in [wait_min, wait_max]; CheckLater
     reschedules the task (freeing its worker slot) and keeps the job's context in the task
-    state store; it waits at least ``min_check_interval`` seconds between checks. ``job_args`` and ``job_kwargs`` are templated, so they show as rendered fields.
+    state store; it waits at least ``min_check_interval`` seconds between checks. ``job_args``
+    and ``job_kwargs`` are templated, so they show as rendered fields.
     """
 
     template_fields = ("job_args", "job_kwargs")

@@ -82,7 +82,8 @@ class RestBackend:
                 _raise_for_status(response, f"look up DAG {dag_id!r}")
             if time.monotonic() >= deadline:
                 raise DagNotFound(
-                    f"Airflow at {self.api_url} did not load DAG {dag_id!r} within {timeout:.0f} s{self._import_errors()}"
+                    f"Airflow at {self.api_url} did not load DAG {dag_id!r} within {timeout:.0f} s"
+                    f"{self._import_errors()}"
                 )
             time.sleep(1)
 
