@@ -181,7 +181,8 @@ def growth_row(shape: str, small: dict[str, Spread], large: dict[str, Spread]) -
     growth = {side: large[side].low / small[side].low for side in ("hymir", "airflow")}
     medians = {side: large[side].median / small[side].median for side in ("hymir", "airflow")}
     cells = [
-        f"{number(small[side].low)} → {number(large[side].low)} µs/job (×{growth[side]:.2f}; medians ×{medians[side]:.2f})"
+        f"{number(small[side].low)} → {number(large[side].low)} µs/job "
+        f"(×{growth[side]:.2f}; medians ×{medians[side]:.2f})"
         for side in ("hymir", "airflow")
     ]
     return Row(

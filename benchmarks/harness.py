@@ -42,7 +42,9 @@ def parse_args(description: str, default_repeat: int, quick_repeat: int) -> argp
     """The options every benchmark takes: ``--quick``, ``--repeat`` and ``--json``."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions and smaller sizes")
-    parser.add_argument("--repeat", type=int, help=f"repetitions per side (default {default_repeat}, quick {quick_repeat})")
+    parser.add_argument(
+        "--repeat", type=int, help=f"repetitions per side (default {default_repeat}, quick {quick_repeat})"
+    )
     parser.add_argument("--json", type=Path, help="also write the result rows to this file (used by run_all.py)")
     args = parser.parse_args()
     if args.repeat is None:
@@ -112,7 +114,13 @@ class Row:
 
 
 def ratio_row(
-    benchmark: str, case: str, hymir: Spread, airflow: Spread, unit: str, limit: float, notes: tuple[str, str] = ("", "")
+    benchmark: str,
+    case: str,
+    hymir: Spread,
+    airflow: Spread,
+    unit: str,
+    limit: float,
+    notes: tuple[str, str] = ("", ""),
 ) -> Row:
     """A row whose figure is the ratio of the medians (Hymir / Airflow), passing at or below ``limit``.
 

@@ -82,7 +82,7 @@ class TimedTest:
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0], default_repeat=3, quick_repeat=2)
+    args = parse_args(__doc__.splitlines()[0], default_repeat=5, quick_repeat=2)
     ensure_database()
     dags = {"hymir": hymir_dag(), "airflow": taskflow_dag()}
     for dag in dags.values():

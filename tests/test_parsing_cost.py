@@ -105,7 +105,8 @@ def test_loading_every_example_dag_file_takes_a_small_share_of_the_import_timeou
     monkeypatch.delenv(_AIRFLOW_PARSING_CONTEXT_DAG_ID, raising=False)
     budget = PARSING_BUDGET * conf.getfloat("core", "dagbag_import_timeout")
 
-    done = subprocess.run([sys.executable, "-c", LOAD_DAGS_FOLDER, str(DAGS)], capture_output=True, text=True, timeout=120)
+    command = [sys.executable, "-c", LOAD_DAGS_FOLDER, str(DAGS)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
 
     assert done.returncode == 0, done.stderr
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
