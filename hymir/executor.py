@@ -124,7 +124,7 @@ class Executor(ABC):
 
     @abstractmethod
     def outputs(self, workflow_id: str) -> dict[str, list[Any]]:
-        """Every value of every output, by output name, producers in graph order."""
+        """Every value of every output, by output name, producers in workflow order (as list inputs get them)."""
 
     @abstractmethod
     def clear(self, workflow_id: str) -> None:

@@ -17,10 +17,15 @@ RESERVED_INPUTS = frozenset({"workflow_id", "job_id", "workflow", "job_state", "
 #: Bounds (seconds) of the random retry delay when a ``Retry`` leaves them out.
 DEFAULT_RETRY_WAIT_MIN = 1
 DEFAULT_RETRY_WAIT_MAX = 5
-#: How many retries a ``Retry`` without ``max_retries`` allows on the LocalExecutor.
+#: How many retries a ``Retry`` without ``max_retries`` allows when neither the job's
+#: ``meta["max_retries"]`` nor the workflow's ``max_retries`` says otherwise.
 DEFAULT_MAX_RETRIES = 3
 #: Seconds until the next check when a ``CheckLater`` leaves out ``wait_for``.
 DEFAULT_CHECK_INTERVAL = 30
+#: The longest wait (seconds) a Retry or CheckLater may ask for: 365 days; longer ones are refused.
+MAX_WAIT = 365 * 24 * 3600
+#: The most retries a job may be allowed; on Airflow a task gets that many static retries.
+RETRY_LIMIT = 100
 
 
 class JobResult:
@@ -62,10 +67,6 @@ class Retry(JobResult):
         high = self.wait_max if self.wait_max is not None else max(low, DEFAULT_RETRY_WAIT_MAX)
         return low, high
 
-    def retry_cap(self, default: int = DEFAULT_MAX_RETRIES) -> int:
-        """How many retries this result allows: ``max_retries``, or ``default`` when it is None."""
-        return default if self.max_retries is None else self.max_retries
-
 
 @dataclass(frozen=True, kw_only=True)
 class CheckLater(JobResult):
@@ -79,10 +80,6 @@ class CheckLater(JobResult):
 
     wait_for: int = None
     context: dict[str, Any] = None
-
-    def interval(self) -> float:
-        """Seconds until the next check, with the default filled in."""
-        return DEFAULT_CHECK_INTERVAL if self.wait_for is None else self.wait_for
 
 
 def _input_entry(entry: Any, *, pair_types: tuple[type, ...] = (tuple,)) -> str | tuple[str, str]:

@@ -6,12 +6,14 @@ import contextlib
 import contextvars
 import functools
 import inspect
+import types
 import typing
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping
 
 from hymir.errors import InvalidWorkflow, JobNotImportable
-from hymir.job import RESERVED_INPUTS, Job, input_parameter, resolve_function
+from hymir.job import RESERVED_INPUTS, RETRY_LIMIT, Job, input_parameter, resolve_function
 from hymir.jsonsafe import json_problem
 
 
@@ -19,7 +21,8 @@ from hymir.jsonsafe import json_problem
 class InputBinding:
     """One input of a job: the output it reads, the parameter it fills, and who produces it.
 
-    ``producers`` lists the producing job identities in graph order, or is None for a value the
+    ``producers`` lists the producing job identities in workflow order (the order in which the
+    jobs appear in the workflow, which is the order of a list input's values), or is None for a value the
     engine provides itself: a reserved input or a workflow parameter. ``many`` is true when the
     parameter takes the list of values.
     """
@@ -37,6 +40,7 @@ class _Signature:
     signature: inspect.Signature
     accepts_any_keyword: bool
     list_parameters: frozenset[str]
+    bare_list_parameters: frozenset[str]
 
 
 def describe(job: Job) -> str:
@@ -55,15 +59,45 @@ def _signature_of(function: Callable[..., Any]) -> _Signature:
         signature=signature,
         accepts_any_keyword=any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters),
         list_parameters=frozenset(p.name for p in parameters if _is_list_annotation(p.annotation)),
+        bare_list_parameters=frozenset(p.name for p in parameters if _is_bare_list(p.annotation)),
     )
 
 
-def _is_list_annotation(annotation: Any) -> bool:
-    """True for ``list``, ``list[...]`` and ``typing.List[...]`` (also when left as a string)."""
+def _without_none(annotation: Any) -> Any:
+    """``X`` for ``Optional[X]`` and ``X | None`` (also when left as a string); else the annotation itself."""
     if isinstance(annotation, str):
         text = annotation.replace(" ", "")
-        return text in ("list", "List") or text.startswith(("list[", "List[", "typing.List["))
+        for prefix in ("Optional[", "typing.Optional["):
+            if text.startswith(prefix) and text.endswith("]"):
+                return text[len(prefix) : -1]
+        parts = [part for part in text.split("|") if part != "None"]
+        return parts[0] if len(parts) == 1 else text
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [member for member in typing.get_args(annotation) if member is not type(None)]
+        if len(members) == 1:
+            return members[0]
+    return annotation
+
+
+def _is_list_annotation(annotation: Any) -> bool:
+    """True for ``list``, ``list[...]``, ``typing.List[...]`` and their ``Optional``/``| None`` forms."""
+    annotation = _without_none(annotation)
+    if isinstance(annotation, str):
+        return annotation in ("list", "List") or annotation.startswith(("list[", "List[", "typing.List["))
     return annotation is list or typing.get_origin(annotation) is list
+
+
+def _is_bare_list(annotation: Any) -> bool:
+    """True for a ``list`` annotation that names no item type: easy to mistake for a single value."""
+    annotation = _without_none(annotation)
+    return annotation in ("list", "List", list, typing.List)
+
+
+def validate_retry_cap(value: Any) -> str | None:
+    """Why ``value`` is not a valid cap of retries, or None when it is one."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= RETRY_LIMIT:
+        return None
+    return f"max_retries must be a whole number from 0 to {RETRY_LIMIT}, not {value!r}"
 
 
 def _check_output_name(job: Job) -> None:
@@ -96,6 +130,10 @@ def _check_job(
         problem = json_problem(job.meta, "meta") if isinstance(job.meta, dict) else "meta is not a dict"
         if problem:
             raise InvalidWorkflow(f"{describe(job)}: {problem}")
+        if job.meta.get("max_retries") is not None:
+            problem = validate_retry_cap(job.meta["max_retries"])
+            if problem:
+                raise InvalidWorkflow(f"{describe(job)}: meta {problem}")
     _check_output_name(job)
     if job.output in RESERVED_INPUTS:
         raise InvalidWorkflow(f"{describe(job)}: output {job.output!r} is a reserved input name; choose another")
@@ -123,6 +161,13 @@ def _check_job(
             raise InvalidWorkflow(
                 f"{where}: it has {len(producers)} producers (jobs {', '.join(producers)}) but parameter "
                 f"{parameter!r} takes one value; annotate it as list[...] to receive every value"
+            )
+        if len(producers) == 1 and parameter in info.bare_list_parameters:
+            warnings.warn(
+                f"{where}: parameter {parameter!r} is annotated as a bare list, so it receives the list of "
+                f"every value of {output!r} (here one, from job {producers[0]}), not the value itself; "
+                "annotate it as list[...] to say so, or with the value's type to receive the value",
+                UserWarning,
             )
         bindings.append(InputBinding(output, parameter, producers, many))
     try:
@@ -163,7 +208,7 @@ def validate_jobs(
     """Validate every job of a graph; return the input bindings of each job by identity."""
     position = {identity: index for index, identity in enumerate(order)}
     producers_by_output: dict[str, list[str]] = {}
-    for identity in order:
+    for identity in jobs:
         output = jobs[identity].output
         if output is not None:
             producers_by_output.setdefault(output, []).append(identity)
@@ -194,12 +239,10 @@ def validate_jobs(
     return bindings
 
 
-def validate_callback(
-    job: Job, jobs: Mapping[str, Job], order: list[str], params: Mapping[str, Any]
-) -> list[InputBinding]:
+def validate_callback(job: Job, jobs: Mapping[str, Job], params: Mapping[str, Any]) -> list[InputBinding]:
     """Validate a callback job, which runs after every job of the workflow."""
     def producers_of(output: str) -> tuple[str, ...]:
-        return tuple(identity for identity in order if jobs[identity].output == output)
+        return tuple(identity for identity, job in jobs.items() if job.output == output)
 
     return _recorded(lambda: _check_job(job, producers_of, params))
 

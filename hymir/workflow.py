@@ -9,10 +9,10 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Union
 
 from hymir.errors import InvalidWorkflow
-from hymir.job import Job, JobFunction
+from hymir.job import DEFAULT_MAX_RETRIES, Job, JobFunction
 from hymir.jsonsafe import json_problem
 from hymir.trust import allowed_prefixes, check_allowed, check_function_allowed
-from hymir.validation import InputBinding, validate_callback, validate_jobs, validate_params
+from hymir.validation import InputBinding, validate_callback, validate_jobs, validate_params, validate_retry_cap
 
 #: The serialization format written by ``Workflow.serialize``.
 FORMAT_VERSION = 1
@@ -83,7 +83,10 @@ class Workflow:
     """A validated graph of jobs, built from a Chain or Group (or from explicit jobs and edges).
 
     ``params`` declares values that each run provides (name -> default): jobs take them as
-    inputs like outputs produced before every job, and a run may override them.
+    inputs like outputs produced before every job, and a run may override them. ``max_retries``
+    is the cap of a Retry that names none, for jobs whose ``meta`` has no ``max_retries``.
+    ``fail_fast`` stops the run at the first job that fails: nothing new starts, jobs still running
+    are failed, and only ON_FINISHED callbacks run; without it, independent branches go on.
     """
 
     class Callbacks(str, enum.Enum):
@@ -91,16 +94,30 @@ class Workflow:
 
         ON_FINISHED = "on_finished"
 
-    def __init__(self, root: Chain | Group | Job, *, params: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        root: Chain | Group | Job,
+        *,
+        params: Mapping[str, Any] | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        fail_fast: bool = False,
+    ):
         if not isinstance(root, (Job, _Container)):
             raise InvalidWorkflow(f"a Workflow is built from a Chain, Group or Job, not {type(root).__name__}")
         builder = _GraphBuilder(jobs={}, edges=[])
         structure, _, _ = builder.add(root)
+        self._set_run_settings(max_retries, fail_fast)
         self._build(builder.jobs, builder.edges, structure, params or {})
 
     @classmethod
     def from_graph(
-        cls, jobs: Mapping[str, Job], edges: Iterable[tuple[str, str]], *, params: Mapping[str, Any] | None = None
+        cls,
+        jobs: Mapping[str, Job],
+        edges: Iterable[tuple[str, str]],
+        *,
+        params: Mapping[str, Any] | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        fail_fast: bool = False,
     ) -> Workflow:
         """Build a workflow from jobs keyed by identity and ``(upstream, downstream)`` edges."""
         if not isinstance(jobs, Mapping):
@@ -111,8 +128,19 @@ class Workflow:
             if not isinstance(job, Job):
                 raise InvalidWorkflow(f"job {identity} is {job!r} ({type(job).__name__}), not a Job")
         workflow = cls.__new__(cls)
+        workflow._set_run_settings(max_retries, fail_fast)
         workflow._build({i: replace(j, identity=i) for i, j in jobs.items()}, list(edges), None, params or {})
         return workflow
+
+    def _set_run_settings(self, max_retries: Any, fail_fast: Any) -> None:
+        """Check and keep the run-wide settings."""
+        problem = validate_retry_cap(max_retries)
+        if problem:
+            raise InvalidWorkflow(f"Workflow(max_retries={max_retries!r}): {problem}")
+        if not isinstance(fail_fast, bool):
+            raise InvalidWorkflow(f"Workflow(fail_fast={fail_fast!r}): fail_fast must be True or False")
+        self._max_retries = max_retries
+        self._fail_fast = fail_fast
 
     def _build(
         self, jobs: dict[str, Job], edges: list[tuple[str, str]], structure: Structure | None, params: Any
@@ -163,7 +191,7 @@ class Workflow:
         taken = {j.identity for j in self._all_jobs()}
         identity = next(str(n) for n in range(len(taken) + 1, 2 * len(taken) + 2) if str(n) not in taken)
         job = replace(job, identity=identity)
-        binding = validate_callback(job, self._jobs, self._order, self._params)
+        binding = validate_callback(job, self._jobs, self._params)
         self._callbacks[event].append(job)
         self._bindings[identity] = binding
         return self
@@ -172,6 +200,16 @@ class Workflow:
     def jobs(self) -> dict[str, Job]:
         """The workflow's jobs (callbacks aside) by identity, in definition order."""
         return dict(self._jobs)
+
+    @property
+    def max_retries(self) -> int:
+        """The cap of a Retry without ``max_retries``, for jobs whose meta names none."""
+        return self._max_retries
+
+    @property
+    def fail_fast(self) -> bool:
+        """True when the first job that fails stops the run."""
+        return self._fail_fast
 
     @property
     def params(self) -> dict[str, Any]:
@@ -262,6 +300,8 @@ class Workflow:
             "edges": [[upstream, identity] for identity, preds in self._predecessors.items() for upstream in preds],
             "structure": _structure_to_data(self._structure),
             "params": self._params,
+            "max_retries": self._max_retries,
+            "fail_fast": self._fail_fast,
             "callbacks": {event.value: [job.serialize() for job in jobs] for event, jobs in self._callbacks.items()},
         }
 
@@ -307,7 +347,13 @@ class Workflow:
         if len(by_identity) != len(jobs):
             raise InvalidWorkflow("serialized workflow has jobs with the same identity")
         edges = [tuple(edge) if isinstance(edge, list) else edge for edge in edges]
-        workflow = cls.from_graph(by_identity, edges, params=data.get("params") or {})
+        workflow = cls.from_graph(
+            by_identity,
+            edges,
+            params=data.get("params") or {},
+            max_retries=data.get("max_retries", DEFAULT_MAX_RETRIES),
+            fail_fast=data.get("fail_fast", False),
+        )
         workflow._structure = _structure_from_data(data.get("structure"), set(by_identity))
         for event_name, items in callback_jobs.items():
             try:

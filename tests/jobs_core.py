@@ -8,6 +8,8 @@ as an argument, so tests never see each other's state.
 
 from __future__ import annotations
 
+from typing import Any
+
 import os
 import threading
 from collections import defaultdict
@@ -231,6 +233,6 @@ def block_until(event: str):
 
 
 @job(inputs=["workflow_state", "value"], output="report")
-def report(workflow_state, value: list):
+def report(workflow_state, value: list[Any]):
     """An ON_FINISHED callback: report the workflow's final status and the values produced."""
     return Success({"status": workflow_state.status.value, "values": value})

@@ -6,6 +6,8 @@ right whichever process or thread ran them.
 
 from __future__ import annotations
 
+from typing import Any
+
 import os
 
 from hymir import CheckLater, Failure, Retry, Success, job
@@ -133,7 +135,7 @@ def introspect(job_id, workflow_id, workflow, job_state, workflow_state):
 
 
 @job(inputs=["workflow_state", "value"], output="report")
-def report(workflow_state, value: list):
+def report(workflow_state, value: list[Any]):
     """An ON_FINISHED callback: report the workflow's outcome and the values produced."""
     return Success({"status": workflow_state.status.value, "values": value})
 

@@ -351,8 +351,6 @@ def test_retry_delay_bounds_fill_in_defaults(retry, bounds):
 
 def test_retry_delay_bound_defaults_are_the_module_constants():
     assert Retry().delay_bounds() == (hymir_job.DEFAULT_RETRY_WAIT_MIN, hymir_job.DEFAULT_RETRY_WAIT_MAX)
-    assert Retry().retry_cap() == hymir_job.DEFAULT_MAX_RETRIES
-    assert Retry(max_retries=0).retry_cap() == 0
 
 
 def test_reserved_inputs_are_the_documented_five():

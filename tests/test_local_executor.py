@@ -146,7 +146,7 @@ def test_failure_stops_everything(executor, token):
     assert executor.outputs(workflow_id) == {}
 
 
-def test_failure_in_a_group_lets_running_siblings_finish_but_starts_nothing_new(executor, token):
+def test_failure_in_a_group_lets_siblings_finish_and_nothing_downstream_start(executor, token):
     workflow = Workflow(Chain(Group(fail_with(token, "x"), record(token, "sibling")), record(token, "after")))
     workflow_id, state = run_to_end(executor, workflow)
     assert state.status is WorkflowStatus.FAILURE
@@ -156,14 +156,27 @@ def test_failure_in_a_group_lets_running_siblings_finish_but_starts_nothing_new(
     assert executor.progress(workflow_id) == (2, 3)
 
 
-def test_failure_stops_a_waiting_check_later_sibling(executor, token, clock):
+def test_failure_lets_an_independent_check_later_sibling_go_on(executor, token, clock):
     workflow = Workflow(Group(fail_with(token, "x"), count_in_context(token, 3)))
     workflow_id, state = run_to_end(executor, workflow)
     assert state.status is WorkflowStatus.FAILURE
     checker = executor.job_state(workflow_id, "2")
-    assert checker.status is JobStatus.PENDING
-    assert checker.checks == 1
-    assert len(jobs_core.CALLS[token]) == 2  # fail_with once, the checker once
+    assert checker.status is JobStatus.SUCCESS
+    assert checker.checks == 3
+    assert len(jobs_core.CALLS[token]) == 5  # fail_with once, the checker four times
+
+
+def test_fail_fast_stops_a_waiting_check_later_sibling(executor, token, clock):
+    workflow = Workflow(Group(fail_with(token, "x"), count_in_context(token, 3)), fail_fast=True)
+    workflow_id, state = run_to_end(executor, workflow)
+    assert state.status is WorkflowStatus.FAILURE
+    assert len(jobs_core.CALLS[token]) == 2  # fail_with once, the checker once: nothing after the failure
+    checker = executor.job_state(workflow_id, "2")
+    if checker.status is JobStatus.PENDING:  # its first check had returned before the failure was settled
+        assert checker.checks == 1
+    else:  # its first check was still running: it ends failed, as Airflow fails running tasks
+        assert checker.status is JobStatus.FAILURE
+        assert checker.exception == "stopped: another job failed and the workflow is fail_fast"
 
 
 # --- Retry ----------------------------------------------------------------------------------------

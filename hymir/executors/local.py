@@ -15,10 +15,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from hymir.clock import Clock
+from hymir.decision import Outcome, Verdict, decide, decide_raised, stopped_outcome
 from hymir.errors import WorkflowDoesNotExist, WorkflowNotFinished
 from hymir.executor import Executor, JobState, JobStatus, WorkflowState, WorkflowStatus
-from hymir.job import CheckLater, Failure, Retry, Success
-from hymir.running import JobCall, call_job, failure_message, gave_up_message, summarize
+from hymir.jsonsafe import json_copy
+from hymir.running import JobCall, call_job, summarize
 from hymir.validation import InputBinding, describe
 from hymir.workflow import Workflow
 
@@ -43,7 +44,9 @@ class LocalExecutor(Executor):
 
     ``run()`` returns at once; a coordinator thread per run starts jobs as their predecessors
     succeed and waits out Retry delays and CheckLater intervals through ``clock``, so tests can
-    pass a ``VirtualClock`` and never sleep. ``rng`` draws the Retry delays.
+    pass a ``VirtualClock`` and never sleep. ``rng`` draws the Retry delays. Every job gets its
+    own copy of its arguments, inputs and params, and what the executor reports are copies too.
+    Use it as a context manager (or call ``close()``) to shut its thread pool down.
     """
 
     def __init__(self, *, max_workers: int = 8, clock: Clock | None = None, rng: random.Random | None = None):
@@ -51,6 +54,16 @@ class LocalExecutor(Executor):
         self._clock = clock or Clock()
         self._rng = rng or random.Random()
         self._runs: dict[str, _Run] = {}
+
+    def __enter__(self) -> LocalExecutor:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Wait for the jobs that are running, then shut the thread pool down; no new run may start."""
+        self._pool.shutdown(wait=True)
 
     def run(self, workflow: Workflow, *, params: dict[str, Any] | None = None) -> str:
         run = _Run(uuid.uuid4().hex, workflow, workflow.resolve_params(params))
@@ -89,7 +102,7 @@ class LocalExecutor(Executor):
             for job_id, job in run.workflow.jobs.items():
                 state = run.jobs[job_id]
                 if job.output is not None and state.status is JobStatus.SUCCESS:
-                    result.setdefault(job.output, []).append(state.result)
+                    result.setdefault(job.output, []).append(json_copy(state.result))
         return result
 
     def wait(
@@ -113,28 +126,33 @@ class LocalExecutor(Executor):
             with run.lock:
                 run.state.status = WorkflowStatus.RUNNING
             predecessors = {job_id: set(preds) for job_id, preds in run.workflow.dependencies}
-            _Phase(self, run, predecessors, stop_on_failure=True).run()
+            _Phase(self, run, predecessors, fail_fast=run.workflow.fail_fast).run()
             with run.lock:
                 succeeded = all(run.jobs[job_id].status is JobStatus.SUCCESS for job_id in run.workflow.jobs)
                 run.state.status = WorkflowStatus.SUCCESS if succeeded else WorkflowStatus.FAILURE
             callbacks = {job_id: set() for job_id in run.workflow.callback_ids()}
-            _Phase(self, run, callbacks, stop_on_failure=False).run()
-        except BaseException:
-            with run.lock:
-                run.state.status = WorkflowStatus.FAILURE
-            raise
+            _Phase(self, run, callbacks, fail_fast=False).run()
         finally:
+            with run.lock:
+                if not run.state.is_finished:
+                    run.state.status = WorkflowStatus.FAILURE
             run.finished.set()
 
 
 def _copy(state: JobState) -> JobState:
-    return replace(state, context=dict(state.context))
+    return replace(state, context=json_copy(state.context), result=json_copy(state.result))
 
 
 class _Phase:
-    """Runs a set of jobs whose predecessors are given, until none can run any more."""
+    """Runs a set of jobs whose predecessors are given, until none can run any more.
 
-    def __init__(self, executor: LocalExecutor, run: _Run, predecessors: dict[str, set[str]], stop_on_failure: bool):
+    A job whose predecessor failed never starts; independent jobs go on. With ``fail_fast``,
+    the first failure stops the phase: nothing new starts, and jobs still running end failed.
+    Whatever goes wrong in the coordinator itself fails the job it was handling, with the
+    traceback recorded, and the phase goes on.
+    """
+
+    def __init__(self, executor: LocalExecutor, run: _Run, predecessors: dict[str, set[str]], fail_fast: bool):
         self.executor = executor
         self.run_ = run
         self.waiting_on = predecessors
@@ -142,12 +160,12 @@ class _Phase:
         for job_id, preds in predecessors.items():
             for upstream in preds:
                 self.successors[upstream].append(job_id)
-        self.stop_on_failure = stop_on_failure
+        self.fail_fast = fail_fast
+        self.stopped = False
         self.ready = [job_id for job_id, preds in predecessors.items() if not preds]
         self.delayed: list[tuple[float, int, str]] = []
         self.sequence = itertools.count()
-        self.running = 0
-        self.failed = False
+        self.running: set[str] = set()
         self.wakeup = threading.Event()
         self.done: list[tuple[str, JobCall | None, str | None]] = []
         self.done_lock = threading.Lock()
@@ -158,47 +176,57 @@ class _Phase:
             now = clock.now()
             while self.delayed and self.delayed[0][0] <= now:
                 self.ready.append(heapq.heappop(self.delayed)[2])
-            if not self.failed:
-                for job_id in self.ready:
-                    self._start(job_id)
-                self.ready.clear()
-            if self.running == 0 and (self.failed or not self.delayed):
+            ready, self.ready = self.ready, []
+            for job_id in ready:
+                self._guarded(job_id, self._start, job_id)
+            if not self.running and not self.delayed and not self.ready:
                 return
-            timeout = self.delayed[0][0] - now if self.delayed and not self.failed else None
-            clock.wait(self.wakeup, timeout, idle=self.running == 0)
+            timeout = self.delayed[0][0] - now if self.delayed else None
+            if not self.ready:
+                clock.wait(self.wakeup, timeout, idle=not self.running)
             self.wakeup.clear()
             with self.done_lock:
                 finished, self.done = self.done, []
             for job_id, call, error in finished:
-                self.running -= 1
-                self._settle(job_id, call, error)
+                self.running.discard(job_id)
+                self._guarded(job_id, self._settle, job_id, call, error)
+
+    def _guarded(self, job_id: str, step: Any, *args: Any) -> None:
+        """Run one coordinator step for a job; should it raise, fail that job with the traceback."""
+        try:
+            step(*args)
+        except BaseException:
+            reason = f"the LocalExecutor failed while handling {describe(self.run_.workflow[job_id])}:\n"
+            self.running.discard(job_id)
+            self._apply(job_id, Outcome(Verdict.FAILED, reason=reason + traceback.format_exc()))
 
     def _start(self, job_id: str) -> None:
         run = self.run_
         with run.lock:
             run.jobs[job_id].status = JobStatus.STARTING
             provided = {
-                **run.params,
+                **json_copy(run.params),
                 "workflow_id": run.workflow_id,
                 "job_id": job_id,
                 "workflow": run.workflow,
                 "job_state": _copy(run.jobs[job_id]),
                 "workflow_state": replace(run.state),
             }
-        self.running += 1
         self.executor._pool.submit(self._call, job_id, provided)
+        self.running.add(job_id)
 
     def _values(self, binding: InputBinding) -> list[Any]:
+        """Copies of the values of a binding's producers that succeeded, in workflow order."""
         run = self.run_
         with run.lock:
             return [
-                run.jobs[producer].result
+                json_copy(run.jobs[producer].result)
                 for producer in binding.producers
                 if run.jobs[producer].status is JobStatus.SUCCESS
             ]
 
     def _call(self, job_id: str, provided: dict[str, Any]) -> None:
-        """In a pool thread: call the job and hand its result (or traceback) to the coordinator."""
+        """In a pool thread: call the job and hand what it returned (or its traceback) to the coordinator."""
         try:
             outcome = (job_id, call_job(self.run_.workflow, job_id, self._values, provided), None)
         except BaseException:
@@ -209,47 +237,36 @@ class _Phase:
         self.wakeup.set()
 
     def _settle(self, job_id: str, call: JobCall | None, error: str | None) -> None:
-        """Apply a job's result to its state, log it in one line, and decide what happens next."""
+        """Decide what a job's try means, log it in one line, and act on it."""
         run = self.run_
-        result = None if call is None else call.result
-        delay = None
-        with run.lock:
-            state = run.jobs[job_id]
-            if error is not None:
-                state.status, state.exception = JobStatus.FAILURE, error
-            elif isinstance(result, Success):
-                state.status, state.result = JobStatus.SUCCESS, result.result
-            elif isinstance(result, Failure):
-                state.status, state.result = JobStatus.FAILURE, result.result
-                state.exception = failure_message(run.workflow, job_id, result)
-            elif isinstance(result, Retry):
-                cap = result.retry_cap()
-                if state.retries >= cap:
-                    state.status = JobStatus.FAILURE
-                    state.exception = gave_up_message(run.workflow, job_id, state.retries, cap)
-                else:
-                    state.status = JobStatus.PENDING
-                    state.retries += 1
-                    delay = self.executor._rng.uniform(*result.delay_bounds())
-            elif isinstance(result, CheckLater):
-                state.status = JobStatus.PENDING
-                state.checks += 1
-                if result.context is not None:
-                    state.context = dict(result.context)
-                delay = result.interval()
-            status = state.status
-        if call is not None:
-            next_at = None if delay is None else datetime.now(timezone.utc) + timedelta(seconds=delay)
-            log.info("%s", summarize(run.workflow, job_id, call, next_at))
-        if delay is not None:
-            self._delay(job_id, delay)
-        if status is JobStatus.FAILURE and self.stop_on_failure:
-            self.failed = True
-        elif status is JobStatus.SUCCESS:
-            for successor in self.successors[job_id]:
-                self.waiting_on[successor].discard(job_id)
-                if not self.waiting_on[successor]:
-                    self.ready.append(successor)
+        workflow = run.workflow
+        if self.stopped:
+            outcome = stopped_outcome()
+        elif call is None:
+            outcome = decide_raised(workflow, job_id, error)
+        else:
+            with run.lock:
+                state = _copy(run.jobs[job_id])
+            outcome = decide(workflow, job_id, call.returned, state, rng=self.executor._rng)
+            next_at = None if outcome.delay is None else datetime.now(timezone.utc) + timedelta(seconds=outcome.delay)
+            log.info("%s", summarize(workflow, job_id, call, next_at))
+        self._apply(job_id, outcome)
 
-    def _delay(self, job_id: str, seconds: float) -> None:
-        heapq.heappush(self.delayed, (self.executor._clock.now() + seconds, next(self.sequence), job_id))
+    def _apply(self, job_id: str, outcome: Outcome) -> None:
+        """Record the outcome in the job's state and schedule what follows from it."""
+        run = self.run_
+        with run.lock:
+            run.jobs[job_id] = outcome.state_after(run.jobs[job_id])
+        if outcome.failed and self.fail_fast:
+            self.stopped = True
+            self.delayed.clear()
+            self.ready.clear()
+        if outcome.failed or self.stopped:
+            return
+        if outcome.delay is not None:
+            heapq.heappush(self.delayed, (self.executor._clock.now() + outcome.delay, next(self.sequence), job_id))
+            return
+        for successor in self.successors[job_id]:
+            self.waiting_on[successor].discard(job_id)
+            if not self.waiting_on[successor]:
+                self.ready.append(successor)

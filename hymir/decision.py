@@ -1,0 +1,175 @@
+"""What a job's try means: one decision that every engine takes and only translates.
+
+A job's function either returns something or raises. ``decide`` turns what it returned, and
+what is known of the job so far (its ``JobState``), into one ``Outcome``: succeeded, failed,
+retry after a delay, check again after a delay, or gave up. The LocalExecutor and the Airflow
+operator call it and map the outcome onto their engine; neither judges a result itself, so
+caps, delays, limits and messages mean the same everywhere.
+"""
+
+from __future__ import annotations
+
+import enum
+import numbers
+import random
+from dataclasses import dataclass, replace
+from typing import Any
+
+from hymir.errors import InvalidJobReturn
+from hymir.executor import JobState, JobStatus
+from hymir.job import DEFAULT_CHECK_INTERVAL, MAX_WAIT, RETRY_LIMIT, CheckLater, Failure, JobResult, Retry, Success
+from hymir.jsonsafe import json_problem
+from hymir.validation import describe
+from hymir.workflow import Workflow
+
+
+class Verdict(str, enum.Enum):
+    """What becomes of a job after one try."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    RETRY = "retry"
+    CHECK_AGAIN = "check_again"
+    GAVE_UP = "gave_up"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The meaning of one try of a job, ready for an engine to act on.
+
+    ``value`` is the Success value (SUCCEEDED) or the Failure value (FAILED); ``delay`` the
+    seconds until the next try (RETRY) or check (CHECK_AGAIN); ``context`` what the job gets
+    back at its next check; ``reason`` why it failed (FAILED, GAVE_UP), kept as
+    ``JobState.exception``; ``raised`` is true when the job raised rather than returned.
+    """
+
+    verdict: Verdict
+    value: Any = None
+    delay: float | None = None
+    context: dict[str, Any] | None = None
+    reason: str | None = None
+    raised: bool = False
+
+    @property
+    def failed(self) -> bool:
+        """True when the job has failed for good."""
+        return self.verdict in (Verdict.FAILED, Verdict.GAVE_UP)
+
+    def state_after(self, state: JobState) -> JobState:
+        """The job's state once this outcome is applied to ``state``."""
+        if self.verdict is Verdict.SUCCEEDED:
+            return replace(state, status=JobStatus.SUCCESS, result=self.value, exception=None)
+        if self.verdict is Verdict.RETRY:
+            return replace(state, status=JobStatus.PENDING, retries=state.retries + 1)
+        if self.verdict is Verdict.CHECK_AGAIN:
+            return replace(state, status=JobStatus.PENDING, checks=state.checks + 1, context=dict(self.context))
+        return replace(state, status=JobStatus.FAILURE, result=self.value, exception=self.reason)
+
+
+def retry_cap(workflow: Workflow, job_id: str, result: Retry) -> int:
+    """How many retries a Retry allows: its own ``max_retries``, else the job's, else the workflow's."""
+    if result.max_retries is not None:
+        return result.max_retries
+    meta = workflow[job_id].meta or {}
+    return meta["max_retries"] if meta.get("max_retries") is not None else workflow.max_retries
+
+
+def decide(
+    workflow: Workflow,
+    job_id: str,
+    returned: Any,
+    state: JobState,
+    *,
+    rng: random.Random | None = None,
+    check_interval: float = DEFAULT_CHECK_INTERVAL,
+) -> Outcome:
+    """The outcome of a try in which the job returned ``returned``, given its ``state`` before the try.
+
+    ``rng`` draws Retry delays; ``check_interval`` is the wait after a CheckLater without ``wait_for``.
+    A result Hymir cannot act on fails the job, with the reason naming the job and the value.
+    """
+    try:
+        result = _checked(workflow, job_id, returned)
+    except InvalidJobReturn as error:
+        return Outcome(Verdict.FAILED, reason=f"{type(error).__name__}: {error}")
+    if isinstance(result, Success):
+        return Outcome(Verdict.SUCCEEDED, value=result.result)
+    if isinstance(result, Failure):
+        return Outcome(Verdict.FAILED, value=result.result, reason=failure_message(workflow, job_id, result))
+    if isinstance(result, Retry):
+        cap = retry_cap(workflow, job_id, result)
+        if state.retries >= cap:
+            return Outcome(Verdict.GAVE_UP, reason=gave_up_message(workflow, job_id, state.retries, cap))
+        return Outcome(Verdict.RETRY, delay=(rng or random).uniform(*result.delay_bounds()))
+    context = state.context if result.context is None else result.context
+    delay = check_interval if result.wait_for is None else result.wait_for
+    return Outcome(Verdict.CHECK_AGAIN, delay=delay, context=dict(context))
+
+
+def decide_raised(workflow: Workflow, job_id: str, traceback_text: str) -> Outcome:
+    """The outcome of a try in which the job raised: it fails, with the traceback as the reason."""
+    return Outcome(Verdict.FAILED, reason=traceback_text, raised=True)
+
+
+def stopped_outcome() -> Outcome:
+    """The outcome of a job that was still running when a fail_fast workflow stopped."""
+    return Outcome(Verdict.FAILED, reason="stopped: another job failed and the workflow is fail_fast")
+
+
+def failure_message(workflow: Workflow, job_id: str, result: Failure) -> str:
+    """Why a job that returned Failure failed."""
+    return f"{describe(workflow[job_id])} returned Failure({result.result!r})"
+
+
+def gave_up_message(workflow: Workflow, job_id: str, retries: int, cap: int) -> str:
+    """Why a job that asked for yet another retry failed."""
+    return f"{describe(workflow[job_id])} asked for a retry but gave up after {retries} retries (max_retries={cap})"
+
+
+def _is_wait(value: Any) -> bool:
+    """True for None (use the default) or a number of seconds from 0 to MAX_WAIT."""
+    if value is None:
+        return True
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 <= value <= MAX_WAIT
+
+
+def _checked(workflow: Workflow, job_id: str, result: Any) -> JobResult:
+    """``result`` as a JobResult Hymir can act on (None counts as Success(None)); else InvalidJobReturn."""
+    job = workflow[job_id]
+    who = describe(job)
+    limit = f"numbers of seconds from 0 to {MAX_WAIT} (365 days)"
+    if result is None:
+        return Success(None)
+    if isinstance(result, Success):
+        problem = json_problem(result.result, "the value")
+        if problem:
+            label = f"output {job.output!r}" if job.output else "its Success value"
+            raise InvalidJobReturn(f"{who}: {label} cannot be stored: {problem}")
+        return result
+    if isinstance(result, Failure):
+        return result
+    if isinstance(result, Retry):
+        if not (_is_wait(result.wait_min) and _is_wait(result.wait_max)):
+            raise InvalidJobReturn(f"{who} returned {result!r}: wait_min and wait_max must be {limit}")
+        low, high = result.delay_bounds()
+        if low > high:
+            raise InvalidJobReturn(f"{who} returned {result!r}: wait_min is greater than wait_max")
+        cap = result.max_retries
+        if cap is not None and not (isinstance(cap, int) and not isinstance(cap, bool) and 0 <= cap <= RETRY_LIMIT):
+            raise InvalidJobReturn(
+                f"{who} returned {result!r}: max_retries must be a whole number from 0 to {RETRY_LIMIT}"
+            )
+        return result
+    if isinstance(result, CheckLater):
+        if not _is_wait(result.wait_for):
+            raise InvalidJobReturn(f"{who} returned {result!r}: wait_for must be {limit}")
+        if result.context is not None:
+            problem = json_problem(result.context, "context")
+            if not isinstance(result.context, dict) or problem:
+                reason = problem or f"context is a {type(result.context).__name__}, not a dict"
+                raise InvalidJobReturn(f"{who} returned CheckLater whose {reason}")
+        return result
+    raise InvalidJobReturn(
+        f"{who} returned {result!r} ({type(result).__name__}); a job must return Success, Failure, Retry, "
+        "CheckLater or None"
+    )
