@@ -23,6 +23,12 @@ import httpx
 
 ADMIN = "admin"
 
+#: Where Airflow's simple auth manager reads (and writes) each user's password, in AIRFLOW_HOME.
+PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
+
+PRIVATE_FILE = 0o600
+PRIVATE_FOLDER = 0o700
+
 
 class DeploymentError(RuntimeError):
     """A component of the deployment could not start; the message names the log to read."""
@@ -90,17 +96,23 @@ class LocalDeployment:
         return env
 
     def _secret(self, name: str) -> str:
-        """A secret shared by all components of this home, made once."""
+        """A secret shared by all components of this home, made once; readable by its owner only."""
         path = self.home / f".{name}"
         if not path.exists():
-            path.write_text(secrets.token_urlsafe(32))
+            write_private(path, secrets.token_urlsafe(32))
+        path.chmod(PRIVATE_FILE)
         return path.read_text()
 
     def prepare(self, report: Callable[[str], None] = print) -> None:
-        """Create the home, write the admin password, and migrate the metadata database."""
+        """Create the home (its owner's only), write the admin password, and migrate the metadata database.
+
+        The home holds the metadata database, the logs and the secrets, so it is made ``0700`` and
+        the secret files ``0600``, on a home made earlier too.
+        """
         self.home.mkdir(parents=True, exist_ok=True)
+        self.home.chmod(PRIVATE_FOLDER)
         self.log_folder.mkdir(exist_ok=True)
-        (self.home / "simple_auth_manager_passwords.json.generated").write_text(json.dumps({ADMIN: self.password}))
+        write_private(self.home / PASSWORDS_FILE, json.dumps({ADMIN: self.password}))
         log = self.log_folder / "db-migrate.log"
         report(f"migrating the metadata database (log: {log})")
         with open(log, "w") as output:
@@ -109,17 +121,23 @@ class LocalDeployment:
             raise DeploymentError(f"'airflow db migrate' failed (exit {done.returncode}); read {log}\n{_tail(log)}")
 
     def components(self) -> dict[str, list[str]]:
-        """The command line of each component, by name."""
+        """The command line of each component, by name.
+
+        Nothing listens beyond 127.0.0.1: the api-server is bound there, and the log servers that
+        the scheduler, triggerer and Celery workers would start on every interface (Airflow has no
+        host setting for them) are skipped, since every component writes into this home's log
+        folder, which the api-server reads itself.
+        """
         commands = {
             "api-server": ["airflow", "api-server", "--port", str(self.port), "--host", "127.0.0.1"],
-            "scheduler": ["airflow", "scheduler"],
+            "scheduler": ["airflow", "scheduler", "--skip-serve-logs"],
             "dag-processor": ["airflow", "dag-processor"],
-            "triggerer": ["airflow", "triggerer"],
+            "triggerer": ["airflow", "triggerer", "--skip-serve-logs"],
         }
         for number in range(1, self.celery_workers + 1):
             commands[f"celery-worker-{number}"] = [
                 "airflow", "celery", "worker", "--concurrency", str(self.worker_concurrency),
-                "--celery-hostname", f"worker{number}@%h", "--without-mingle", "--without-gossip",
+                "--celery-hostname", f"worker{number}@%h", "--without-mingle", "--without-gossip", "--skip-serve-logs",
             ]
         return commands
 
@@ -205,6 +223,17 @@ class LocalDeployment:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable and writable by its owner only, also when the file exists.
+
+    The mode is set before the text is written, so the secret is never readable by others.
+    """
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    os.fchmod(descriptor, PRIVATE_FILE)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
 
 
 def _signal_group(process: subprocess.Popen, sig: int) -> None:
