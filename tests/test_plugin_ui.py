@@ -153,3 +153,18 @@ def test_a_user_logs_in_and_opens_the_run_from_the_hymir_menu(embedded, words_ru
 
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT))
+
+
+def test_the_value_and_status_endpoints_answer_under_the_api_servers_mount(embedded, words_run):
+    """On a real api-server the view lives under /hymir: its full-value and status addresses do too."""
+    login = httpx.post(f"{embedded.api_url}/auth/token", json={"username": "admin", "password": embedded.password})
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    page = run_page(embedded.api_url, words_run)
+    shown = httpx.get(page, headers=headers).text
+    assert 'http-equiv="refresh"' not in shown and "fetch(" not in shown, "a finished run's page refreshes itself"
+
+    value = httpx.get(f"{page}/jobs/count/output", headers=headers)
+    assert value.status_code == 200 and value.json() == 3
+    assert httpx.get(f"{page}/jobs/count/output").status_code == 401
+    status = httpx.get(f"{page}/status", headers=headers)
+    assert status.status_code == 200 and len(status.json()["version"]) == 40

@@ -1,37 +1,57 @@
-"""The pages of the Hymir view: the Hymir DAGs with their latest runs, and the jobs of one run."""
+"""The pages of the Hymir view: the Hymir DAGs with their latest runs, the jobs of one run, and their values.
+
+A run page shows bounded previews; each value is linked to its own endpoint, which streams the
+whole (masked) value, and a tiny status endpoint lets an open page of an unfinished run reload
+itself only when something on it changed.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Query
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
 
-from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.common.dagbag import DagBagDep
 from airflow.api_fastapi.common.db.common import SessionDep
-from airflow.api_fastapi.core_api.security import requires_access_dag
+from airflow.api_fastapi.core_api.security import GetUserDep
 
-from hymir_airflow.ui.access import ReadableDagIds
-from hymir_airflow.ui.queries import hymir_dags, run_detail
+from hymir_airflow.ui.access import RUN_ACCESS, ReadableDagIds, runs_readable
+from hymir_airflow.ui.preview import masked_json_chunks
+from hymir_airflow.ui.queries import hymir_dags, job_value, run_detail, run_version
 from hymir_airflow.ui.render import render
 
 router = APIRouter()
 
+_RUN = "/dags/{dag_id}/runs/{run_id:path}"
+
 
 @router.get("/", response_class=HTMLResponse)
-def dags_page(request: Request, session: SessionDep, readable: ReadableDagIds) -> HTMLResponse:
-    """Every Hymir DAG the user may read, with its latest runs."""
-    return render(request, "dags.html", dags=hymir_dags(session, readable))
+def dags_page(request: Request, session: SessionDep, readable: ReadableDagIds, user: GetUserDep) -> HTMLResponse:
+    """Every Hymir DAG the user may read, with its latest runs when the user may read those too."""
+    dags = hymir_dags(session, readable, lambda dag_ids: runs_readable(user, dag_ids))
+    return render(request, "dags.html", dags=dags)
 
 
-@router.get(
-    "/dags/{dag_id}/runs/{run_id:path}",
-    response_class=HTMLResponse,
-    dependencies=[
-        Depends(requires_access_dag("GET", DagAccessEntity.TASK_INSTANCE)),
-        Depends(requires_access_dag("GET", DagAccessEntity.XCOM)),
-    ],
-)
-def run_page(request: Request, dag_id: str, run_id: str, session: SessionDep, dag_bag: DagBagDep) -> HTMLResponse:
-    """Each job of one run: identity, function, status, tries, checks and context, exception and output."""
-    return render(request, "run.html", run=run_detail(session, dag_bag, dag_id, run_id))
+# The longer routes come first: a run id may contain "/", so the run page's route would match them.
+@router.get(_RUN + "/jobs/{task_id}/{part}", dependencies=RUN_ACCESS)
+def value_endpoint(
+    dag_id: str, run_id: str, task_id: str, part: str, session: SessionDep, dag_bag: DagBagDep
+) -> StreamingResponse:
+    """The whole value of one job (output, failure, context or exception) as JSON, masked, streamed."""
+    value = job_value(session, dag_bag, dag_id, run_id, task_id, part)
+    return StreamingResponse(masked_json_chunks(value), media_type="application/json")
+
+
+@router.get(_RUN + "/status", dependencies=RUN_ACCESS)
+def status_endpoint(dag_id: str, run_id: str, session: SessionDep) -> JSONResponse:
+    """What an open run page polls: a fingerprint of everything the page shows, which changes with it."""
+    version = run_version(session, dag_id, run_id)
+    return JSONResponse({"version": version})
+
+
+@router.get(_RUN, response_class=HTMLResponse, dependencies=RUN_ACCESS)
+def run_page(
+    request: Request, dag_id: str, run_id: str, session: SessionDep, dag_bag: DagBagDep, page: int = Query(1)
+) -> HTMLResponse:
+    """One page of the jobs of a run: identity, function, status, tries, checks, context, exception and output."""
+    return render(request, "run.html", run=run_detail(session, dag_bag, dag_id, run_id, page))

@@ -1,31 +1,46 @@
 """What the Hymir view shows, read from Airflow's metadata database.
 
 Task instances, XComs and job records are read exactly as ``AirflowExecutor`` reads them
-in-process (``hymir_airflow.inprocess``), so the view and the executor agree.
+in-process (``hymir_airflow.inprocess``), so the view and the executor agree. Every value leaves
+this module as a masked, bounded ``Preview`` (``hymir_airflow.ui.preview``), and a run's jobs are
+read a page of ``PAGE_SIZE`` at a time, so a run of 10,000 jobs or a 30 MB output keeps its page small.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from fastapi import HTTPException, status
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from airflow.api_fastapi.common.dagbag import get_dag_for_run_or_latest_version
 from airflow.models.dag import DagModel, DagTag
 from airflow.models.dagbag import DBDagBag
 from airflow.models.dagrun import DagRun
+from airflow.models.task_state_store import TaskStateStoreModel
+from airflow.models.taskinstance import TaskInstance
+from airflow.models.xcom import XComModel
 
 from hymir_airflow.factory import HYMIR_TAG
 from hymir_airflow.inprocess import InProcessBackend
-from hymir_airflow.state import JobRecord, plain_state
+from hymir_airflow.state import STORE_KEY, JobRecord, plain_state
+from hymir_airflow.values import decode
+from hymir_airflow.ui.preview import Preview, preview_json, preview_text
 
 #: How many of its latest runs the overview lists for each DAG.
 RUNS_PER_DAG = 5
+
+#: How many jobs one run page shows; longer runs have further pages.
+PAGE_SIZE = 200
+
+#: The values of a job that the full-value endpoint serves, by the name in its address.
+VALUE_PARTS = ("output", "failure", "context", "exception")
 
 _FINISHED = {"success", "failed"}
 
@@ -41,16 +56,20 @@ class RunSummary:
 
 @dataclass(frozen=True)
 class DagSummary:
-    """A Hymir DAG and its latest runs, newest first."""
+    """A Hymir DAG and its latest runs, newest first; ``runs_readable`` is False when the user may not see them."""
 
     dag_id: str
     is_paused: bool
+    runs_readable: bool
     runs: list[RunSummary]
 
 
 @dataclass(frozen=True)
 class JobRow:
-    """One job of a run: what Airflow knows of its task, and what the job recorded."""
+    """One job of a run: what Airflow knows of its task, and previews of what the job recorded and returned.
+
+    A preview is None when there is nothing to show: no context, no exception, no Failure value, no output.
+    """
 
     job_id: str
     task_id: str
@@ -58,9 +77,11 @@ class JobRow:
     state: str | None
     try_number: int
     retries_allowed: int
-    record: JobRecord
-    has_output: bool
-    output: Any
+    checks: int
+    context: Preview | None
+    exception: Preview | None
+    failure: Preview | None
+    output: Preview | None
 
     @property
     def retries_used(self) -> int:
@@ -70,7 +91,7 @@ class JobRow:
 
 @dataclass(frozen=True)
 class RunDetail:
-    """A run of a Hymir DAG with every job, in the order of their identities."""
+    """One page of the jobs of a run of a Hymir DAG, in the order of their identities."""
 
     dag_id: str
     run_id: str
@@ -78,23 +99,44 @@ class RunDetail:
     start_date: datetime | None
     end_date: datetime | None
     jobs: list[JobRow]
+    job_count: int
+    page: int
+    pages: int
+    version: str
 
     @property
     def finished(self) -> bool:
         return self.state in _FINISHED
 
+    @property
+    def first_job(self) -> int:
+        """The position (from 1) of this page's first job among all jobs of the run."""
+        return (self.page - 1) * PAGE_SIZE + 1
 
-def hymir_dags(session: Session, readable: set[str]) -> list[DagSummary]:
-    """The Hymir DAGs (tag ``hymir``) among ``readable`` that the dag-processor still finds, by id."""
+
+def hymir_dags(
+    session: Session, readable: set[str], runs_readable: Callable[[list[str]], set[str]]
+) -> list[DagSummary]:
+    """The Hymir DAGs (tag ``hymir``) among ``readable`` that the dag-processor still finds, by id.
+
+    Runs are listed only for the DAGs that ``runs_readable`` keeps of them.
+    """
     tagged = select(DagTag.dag_id).where(DagTag.name == HYMIR_TAG)
     query = (
         select(DagModel.dag_id, DagModel.is_paused)
         .where(DagModel.dag_id.in_(tagged), DagModel.dag_id.in_(readable), DagModel.is_stale.is_(False))
         .order_by(DagModel.dag_id)
     )
+    dags = session.execute(query).all()
+    with_runs = runs_readable([dag_id for dag_id, _ in dags])
     return [
-        DagSummary(dag_id, bool(is_paused), _latest_runs(session, dag_id))
-        for dag_id, is_paused in session.execute(query).all()
+        DagSummary(
+            dag_id,
+            bool(is_paused),
+            dag_id in with_runs,
+            _latest_runs(session, dag_id) if dag_id in with_runs else [],
+        )
+        for dag_id, is_paused in dags
     ]
 
 
@@ -108,28 +150,24 @@ def _latest_runs(session: Session, dag_id: str) -> list[RunSummary]:
     return [RunSummary(run_id, plain_state(state), run_after) for run_id, state, run_after in session.execute(query)]
 
 
-def run_detail(session: Session, dag_bag: DBDagBag, dag_id: str, run_id: str) -> RunDetail:
-    """Every job of one run of a Hymir DAG; HTTP 404 when there is no such run or the DAG runs no Hymir job."""
-    dag_run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
-    if dag_run is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"DAG {dag_id!r} has no run {run_id!r}")
-    dag = get_dag_for_run_or_latest_version(dag_bag, dag_run, dag_id, session)
-    tasks = sorted(
-        (task for task in dag.tasks if getattr(task, "hymir_job_id", None) is not None),
-        key=lambda task: _natural_key(task.hymir_job_id),
-    )
-    if not tasks:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"DAG {dag_id!r} is not a Hymir DAG: none of its tasks runs a Hymir job"
-        )
-    task_ids = [task.task_id for task in tasks]
+def run_detail(session: Session, dag_bag: DBDagBag, dag_id: str, run_id: str, page: int = 1) -> RunDetail:
+    """Page ``page`` (from 1) of the jobs of one run; HTTP 404 for no such run, page or Hymir DAG."""
+    version = run_version(session, dag_id, run_id)
+    dag_run = _dag_run(session, dag_id, run_id)
+    tasks = _hymir_tasks(session, dag_bag, dag_run)
+    pages = max(math.ceil(len(tasks) / PAGE_SIZE), 1)
+    if not 1 <= page <= pages:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"run {run_id!r} has {pages} page(s) of jobs, not {page}")
+    shown = tasks[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    task_ids = [task.task_id for task in shown]
     database = InProcessBackend({})
     rows = database.task_rows(dag_id, run_id)
     records = database.records(dag_id, run_id, task_ids)
     outputs = database.return_values(dag_id, run_id, task_ids)
     jobs = []
-    for task in tasks:
+    for task in shown:
         row = rows.get(task.task_id)
+        record = JobRecord.from_stored(records.get(task.task_id))
         jobs.append(
             JobRow(
                 job_id=task.hymir_job_id,
@@ -138,12 +176,96 @@ def run_detail(session: Session, dag_bag: DBDagBag, dag_id: str, run_id: str) ->
                 state=plain_state(row.state) if row else None,
                 try_number=row.try_number if row else 0,
                 retries_allowed=task.retries or 0,
-                record=JobRecord.from_stored(records.get(task.task_id)),
-                has_output=task.task_id in outputs,
-                output=outputs.get(task.task_id),
+                checks=record.checks,
+                context=preview_json(record.context) if record.context else None,
+                exception=preview_text(record.exception) if record.exception else None,
+                failure=preview_json(record.result) if record.result is not None else None,
+                output=preview_json(xcom_value(outputs[task.task_id])) if task.task_id in outputs else None,
             )
         )
-    return RunDetail(dag_id, run_id, plain_state(dag_run.state), dag_run.start_date, dag_run.end_date, jobs)
+    return RunDetail(
+        dag_id, run_id, plain_state(dag_run.state), dag_run.start_date, dag_run.end_date,
+        jobs, len(tasks), page, pages, version,
+    )
+
+
+def job_value(session: Session, dag_bag: DBDagBag, dag_id: str, run_id: str, task_id: str, part: str) -> Any:
+    """The whole value ``part`` (one of ``VALUE_PARTS``) of one job of a run, unmasked; HTTP 404 when it has none.
+
+    An empty context counts as none, as on the run page.
+    """
+    dag_run = _dag_run(session, dag_id, run_id)
+    if part not in VALUE_PARTS or task_id not in {task.task_id for task in _hymir_tasks(session, dag_bag, dag_run)}:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"run {run_id!r} has no Hymir job value {task_id}/{part}")
+    database = InProcessBackend({})
+    if part == "output":
+        outputs = database.return_values(dag_id, run_id, [task_id])
+        if task_id not in outputs:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"task {task_id!r} has no output in run {run_id!r}")
+        return xcom_value(outputs[task_id])
+    record = JobRecord.from_stored(database.records(dag_id, run_id, [task_id]).get(task_id))
+    value = {"failure": record.result, "context": record.context, "exception": record.exception}[part]
+    if value is None or value == {}:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"task {task_id!r} has no {part} in run {run_id!r}")
+    return value
+
+
+def xcom_value(stored: Any) -> Any:
+    """A job's output as its consumers receive it, from the XCom value as stored.
+
+    The one place where the view decodes XCom values (``hymir_airflow.values``), before any
+    preview is made of them, so the page shows what the job returned, not its encoding.
+    """
+    return decode(stored)
+
+
+def run_version(session: Session, dag_id: str, run_id: str) -> str:
+    """A fingerprint of everything the run page shows: it changes when a state, a try, a record or an output does.
+
+    Aggregates only, so that polling it stays cheap on runs of thousands of jobs; HTTP 404 for no such run.
+    """
+    run_state = _dag_run(session, dag_id, run_id).state
+    tasks = session.execute(
+        select(TaskInstance.state, func.count(), func.sum(TaskInstance.try_number))
+        .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
+        .group_by(TaskInstance.state)
+        .order_by(TaskInstance.state)
+    ).all()
+    records = session.execute(
+        select(func.count(), func.max(TaskStateStoreModel.updated_at)).where(
+            TaskStateStoreModel.dag_id == dag_id,
+            TaskStateStoreModel.run_id == run_id,
+            TaskStateStoreModel.key == STORE_KEY,
+        )
+    ).one()
+    outputs = session.execute(
+        select(func.count(), func.max(XComModel.timestamp)).where(
+            XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == "return_value"
+        )
+    ).one()
+    seen = repr((plain_state(run_state), [tuple(row) for row in tasks], tuple(records), tuple(outputs)))
+    return hashlib.sha1(seen.encode()).hexdigest()
+
+
+def _dag_run(session: Session, dag_id: str, run_id: str) -> DagRun:
+    dag_run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+    if dag_run is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"DAG {dag_id!r} has no run {run_id!r}")
+    return dag_run
+
+
+def _hymir_tasks(session: Session, dag_bag: DBDagBag, dag_run: DagRun) -> list[Any]:
+    """The tasks of the run's DAG version that run Hymir jobs, by job identity; HTTP 404 when there are none."""
+    dag = get_dag_for_run_or_latest_version(dag_bag, dag_run, dag_run.dag_id, session)
+    tasks = sorted(
+        (task for task in dag.tasks if getattr(task, "hymir_job_id", None) is not None),
+        key=lambda task: _natural_key(task.hymir_job_id),
+    )
+    if not tasks:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"DAG {dag_run.dag_id!r} is not a Hymir DAG: none of its tasks runs a Hymir job"
+        )
+    return tasks
 
 
 def _natural_key(identity: str) -> list[Any]:

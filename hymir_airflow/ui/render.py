@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -19,11 +18,6 @@ _templates = Environment(
 )
 
 
-def as_json(value: Any) -> str:
-    """A value as JSON, the way it travels through XCom and the task state store."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
 def last_line(text: str | None) -> str:
     """The last non-blank line of a traceback or message: the exception itself."""
     lines = [line for line in (text or "").splitlines() if line.strip()]
@@ -35,15 +29,17 @@ def moment(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
 
 
-_templates.filters.update(json=as_json, last_line=last_line, moment=moment)
+_templates.filters.update(last_line=last_line, moment=moment)
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """The page ``template`` with ``context``; links are made relative to where the view is mounted."""
     root = request.scope.get("root_path", "")
 
-    def run_url(dag_id: str, run_id: str) -> str:
-        return f"{root}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
+    def run_url(dag_id: str, run_id: str, *rest: str) -> str:
+        """The run page, or with ``rest`` a path below it (``"status"``, ``"jobs", task_id, part``)."""
+        parts = [dag_id, "runs", run_id, *rest]
+        return f"{root}/dags/" + "/".join(quote(part, safe="") for part in parts)
 
     html = _templates.get_template(template).render(home=f"{root}/", run_url=run_url, **context)
     return HTMLResponse(html, status_code=status_code)
