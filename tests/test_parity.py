@@ -24,8 +24,66 @@ from tests.conftest import ENGINES
 JOB = "tests.parity_jobs"
 
 
-def run(executor, workflow: Workflow, **kwargs) -> str:
-    """Run ``workflow`` to the end; a BaseException that escapes the engine fails the test (not the session)."""
+@contextlib.contextmanager
+def airflow_watchdog(executor, after: float = 20.0):
+    """On Airflow, fail task instances still waiting for a retry or reschedule ``after`` seconds in.
+
+    An engine that accepts a wait of centuries (or falls back to Airflow's 5-minute retry_delay)
+    would leave dag.test() polling for that long; this ends such a run so the test fails with a
+    readable assertion instead of hanging. It yields a list that says whether it had to step in.
+    """
+    fired: list[str] = []
+    if not is_airflow(executor):
+        yield fired
+        return
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select, update
+
+    stop = threading.Event()
+
+    def watch() -> None:
+        if stop.wait(after):
+            return
+        while not stop.is_set():
+            try:
+                waiting = TaskInstance.state.in_(["up_for_retry", "up_for_reschedule"])
+                with create_session() as session:
+                    stuck = session.execute(select(TaskInstance.task_id, TaskInstance.state).where(waiting)).all()
+                    if stuck:
+                        session.execute(update(TaskInstance).where(waiting).values(state="failed"))
+                if stuck:
+                    listed = ", ".join(f"{task_id} ({state})" for task_id, state in stuck)
+                    fired.append(f"tasks still waiting after {after} s were failed by the test: {listed}")
+            except Exception:  # a locked SQLite database: try again a second later
+                pass
+            stop.wait(1)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield fired
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+def run(executor, workflow: Workflow, *, stuck_after: float = 60.0, **kwargs) -> str:
+    """Run ``workflow`` to the end and return its id.
+
+    A BaseException that escapes the engine fails the test (not the whole session). On Airflow a
+    run whose tasks still wait for a retry or a reschedule after ``stuck_after`` seconds is ended
+    by failing those tasks (no test here needs that long), and the test fails saying so.
+    """
+    with airflow_watchdog(executor, after=stuck_after) as watchdog:
+        workflow_id = run_unguarded(executor, workflow, **kwargs)
+    if watchdog:
+        pytest.fail(f"the run was stuck waiting on Airflow: {'; '.join(watchdog)}")
+    return workflow_id
+
+
+def run_unguarded(executor, workflow: Workflow, **kwargs) -> str:
+    """Run ``workflow`` to the end; a BaseException that escapes the engine fails the test, not the session."""
     try:
         workflow_id = executor.run(workflow, **kwargs)
         executor.wait(workflow_id, sleep=0.1, timeout=120)
@@ -188,50 +246,6 @@ def test_a_job_changing_a_param_changes_nothing_else(executor):
 # --- 4. huge waits ---------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def airflow_watchdog(executor, after: float = 20.0):
-    """On Airflow, fail task instances still waiting for a retry or reschedule ``after`` seconds in.
-
-    An engine that accepts a wait of centuries would leave dag.test() polling for ever; this ends
-    such a run so the test fails with a readable assertion instead of hanging. It yields a list
-    that says whether it had to step in.
-    """
-    fired: list[str] = []
-    if not is_airflow(executor):
-        yield fired
-        return
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.utils.session import create_session
-    from sqlalchemy import update
-
-    stop = threading.Event()
-
-    def watch() -> None:
-        if stop.wait(after):
-            return
-        while not stop.is_set():
-            try:
-                with create_session() as session:
-                    changed = session.execute(
-                        update(TaskInstance)
-                        .where(TaskInstance.state.in_(["up_for_retry", "up_for_reschedule"]))
-                        .values(state="failed")
-                    ).rowcount
-                if changed:
-                    fired.append(f"{changed} task(s) still waiting after {after} s were failed by the test")
-            except Exception as error:  # a locked SQLite database: try again
-                fired.append(f"watchdog error: {error!r}")
-            stop.wait(1)
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    try:
-        yield fired
-    finally:
-        stop.set()
-        thread.join(5)
-
-
 @pytest.mark.parametrize("seconds", [1e10, 31_536_001], ids=["1e10", "limit+1"])
 @pytest.mark.parametrize("kind", ["check_later", "retry"])
 def test_huge_waits_are_refused(executor, tmp_path, kind, seconds):
@@ -239,8 +253,8 @@ def test_huge_waits_are_refused(executor, tmp_path, kind, seconds):
     path = tmp_path / "calls"
     workflow = Workflow(Group(pj.huge_wait(str(path), kind, seconds), pj.emit_name("independent")))
     workflow.on(Workflow.Callbacks.ON_FINISHED, pj.report_status())
-    with airflow_watchdog(executor) as watchdog:
-        workflow_id = run(executor, workflow)
+    with airflow_watchdog(executor, after=20.0) as watchdog:
+        workflow_id = run_unguarded(executor, workflow)
 
     state = executor.job_state(workflow_id, "1")
     accepted = f"the engine accepted the wait: {watchdog or 'the job was called again'}"

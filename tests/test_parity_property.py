@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from hymir import Chain, Group, Workflow
 from tests import parity_jobs as pj
+from tests.test_parity import airflow_watchdog
 
 pytestmark = pytest.mark.airflow
 
@@ -59,7 +60,7 @@ SHAPES = st.recursive(
     max_leaves=6,
 )
 
-OUTPUT_NAMES = ["x", "y"]
+OUTPUT_NAMES = ["x", "y", "z"]
 
 
 def _leaves(shape) -> int:
@@ -89,9 +90,10 @@ def _ancestors(shape, start: int = 0, before: frozenset = frozenset()) -> tuple[
 @st.composite
 def workflows(draw) -> dict[str, Any]:
     """A JSON-safe description of a workflow: its shape, and per job a script, an output and a feed."""
-    shape = draw(SHAPES.filter(lambda s: _leaves(s) <= 6))
+    # The root is a Chain, so that later members can read what earlier ones produce.
+    shape = draw(st.lists(SHAPES, min_size=1, max_size=3).map(lambda m: ("chain", m)).filter(lambda s: _leaves(s) <= 6))
     ancestors, count = _ancestors(shape)
-    outputs = [draw(st.sampled_from([None, *OUTPUT_NAMES])) for _ in range(count)]
+    outputs = [draw(st.one_of(st.none(), st.sampled_from(OUTPUT_NAMES))) for _ in range(count)]
     jobs = []
     for index in range(count):
         eligible = [
@@ -101,7 +103,12 @@ def workflows(draw) -> dict[str, Any]:
             and producers <= ancestors[index]
         ]
         jobs.append(
-            {"script": draw(SCRIPTS), "output": outputs[index], "feed": draw(st.sampled_from([None, *eligible]))}
+            {
+                "script": draw(SCRIPTS),
+                "output": outputs[index],
+                # Where some output can feed this job, it does in about half the examples.
+                "feed": draw(st.one_of(st.none(), st.sampled_from(eligible))) if eligible else None,
+            }
         )
     return {"shape": shape, "jobs": jobs}
 
@@ -120,9 +127,7 @@ def build(description: dict[str, Any]) -> Workflow:
         kind, members = shape
         return (Chain if kind == "chain" else Group)(*(member(m) for m in members))
 
-    shape = description["shape"]
-    root = member(shape) if shape != "job" else Chain(member(shape))
-    return Workflow(root, params={"counter_dir": ""})
+    return Workflow(member(description["shape"]), params={"counter_dir": ""})
 
 
 def exception_kind(text: str | None) -> str | None:
@@ -139,8 +144,10 @@ def record(executor, workflow: Workflow) -> dict[str, Any]:
     """Run ``workflow`` (with a fresh counter directory) and return everything the engine reports of it."""
     counter_dir = tempfile.mkdtemp(prefix="hymir-parity-")
     try:
-        workflow_id = executor.run(workflow, params={"counter_dir": counter_dir})
-        executor.wait(workflow_id, sleep=0.1, timeout=180)
+        with airflow_watchdog(executor, after=90.0) as stuck:
+            workflow_id = executor.run(workflow, params={"counter_dir": counter_dir})
+            executor.wait(workflow_id, sleep=0.1, timeout=180)
+        assert not stuck, f"the run was stuck waiting on Airflow: {stuck}"
         states = executor.job_states(workflow_id)
         return {
             "status": executor.workflow_state(workflow_id).status.value,
