@@ -13,6 +13,10 @@ class InvalidJobReturn(HymirError, TypeError):
     """A job returned something other than a JobResult or None."""
 
 
+class MissingValue(HymirError, LookupError):
+    """A value a job's input needs is gone: its producer succeeded, but the engine no longer has the value."""
+
+
 class JobNotImportable(InvalidWorkflow):
     """A job's function cannot be imported by its dotted name."""
 

@@ -6,11 +6,13 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from hymir.decision import stopped_outcome
 from hymir.errors import WorkflowDoesNotExist, WorkflowNotFinished
 from hymir.executor import Executor, JobState, JobStatus, WorkflowState
 from hymir.workflow import Workflow
 from hymir_airflow.naming import task_ids_for
 from hymir_airflow.state import JobRecord, job_status, workflow_status
+from hymir_airflow.values import decode
 
 
 @dataclass(frozen=True)
@@ -127,10 +129,16 @@ class AirflowExecutor(Executor):
         records = self._backend.records(dag_id, workflow_id, names)
         succeeded = [name for name in names if name in rows and job_status(rows[name].state) is JobStatus.SUCCESS]
         values = self._backend.return_values(dag_id, workflow_id, succeeded) if succeeded else {}
-        return {
-            job_id: _job_state(rows.get(name), JobRecord.from_stored(records.get(name)), values.get(name))
+        states = {
+            job_id: _job_state(rows.get(name), JobRecord.from_stored(records.get(name)), decode(values.get(name)))
             for job_id, name in zip(wanted, names)
         }
+        failed = [state for state in states.values() if state.status is JobStatus.FAILURE]
+        stopped = workflow.fail_fast and any(state.exception is not None for state in failed)
+        for job_id, state in states.items():
+            if state.status is JobStatus.FAILURE and state.exception is None:
+                state.exception = stopped_outcome().reason if stopped else _unrecorded(rows[task_ids[job_id]])
+        return states
 
     def outputs(self, workflow_id: str) -> dict[str, list[Any]]:
         workflow = self.workflow(workflow_id)
@@ -150,22 +158,24 @@ class AirflowExecutor(Executor):
         del self._runs[workflow_id]
 
 
+def _unrecorded(row: TaskRow) -> str:
+    """Why a job failed whose task ended before the job could record a reason."""
+    return (
+        f"task {row.task_id} ended {row.state} in Airflow before the job recorded why "
+        "(a sensor timeout, an execution timeout or a lost worker); read the task's log"
+    )
+
+
 def _job_state(row: TaskRow | None, record: JobRecord, value: Any) -> JobState:
-    """A JobState from what Airflow knows (state, try number) and what the job recorded."""
+    """A JobState from what Airflow knows (state) and what the job recorded (retries, checks, ...)."""
     if row is None:
         return JobState()
     status = job_status(row.state)
-    exception = record.exception
-    if status is JobStatus.FAILURE and exception is None:
-        exception = (
-            f"task {row.task_id} ended {row.state} in Airflow before the job recorded why "
-            "(a sensor timeout, an execution timeout or a lost worker); read the task's log"
-        )
     return JobState(
         status=status,
-        retries=max(row.try_number - 1, 0),
+        retries=record.retries,
         checks=record.checks,
         context=dict(record.context),
-        exception=None if status is JobStatus.SUCCESS else exception,
+        exception=None if status is JobStatus.SUCCESS else record.exception,
         result=value if status is JobStatus.SUCCESS else record.result,
     )

@@ -8,17 +8,21 @@ import itertools
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.sdk import DAG, Param, TaskGroup, conf
+from airflow.sdk import DAG, BaseOperator, Param, TaskGroup, conf
 
 from hymir.errors import InvalidWorkflow
-from hymir.job import DEFAULT_CHECK_INTERVAL, DEFAULT_MAX_RETRIES, resolve_function
+from hymir.job import DEFAULT_CHECK_INTERVAL, RETRY_LIMIT, resolve_function
 from hymir.workflow import Structure, Workflow
 from hymir_airflow.meta import operator_overrides
-from hymir_airflow.naming import task_ids_for
+from hymir_airflow.fail_fast import FAIL_FAST_TASK_ID, FailFastGate
+from hymir_airflow.naming import UniqueNames, display_name, task_ids_for
 from hymir_airflow.operator import HymirJobOperator
 
 #: The shortest wait between two checks of a CheckLater job on a deployment (seconds).
 DEFAULT_MIN_CHECK_INTERVAL = 15
+
+#: How often Airflow may retry a task for failures its job did not ask a retry for (a lost worker, ...).
+DEFAULT_AIRFLOW_RETRIES = 3
 
 #: Every Hymir DAG carries this tag, so the UI's tag filter and the Hymir view can find them.
 HYMIR_TAG = "hymir"
@@ -40,9 +44,12 @@ def workflow_to_dag(
 ) -> DAG:
     """Build the Airflow DAG that runs ``workflow``: one HymirJobOperator task per job.
 
-    A job's static ``retries`` is its ``meta={"airflow": {"retries": n}}``, else
-    ``default_args["retries"]``, else Hymir's default cap (3): it must cover the ``max_retries`` of
-    the job's Retry results. ``check_interval`` is the wait after a ``CheckLater`` without
+    A job's Retry results are capped by Hymir's rule, as on every engine (``Retry(max_retries=n)``,
+    else the job's ``meta["max_retries"]``, else ``Workflow(max_retries=...)``); each task gets
+    enough static retries for that, and its retry policy enforces the cap. Failures the job did
+    not ask a retry for (a lost worker, a timeout) get Airflow's usual retries: the job's
+    ``meta={"airflow": {"retries": n}}``, else ``default_args["retries"]``, else 3, each after the
+    task's ``retry_delay``. The workflow's ``fail_fast`` becomes the DAG's. ``check_interval`` is the wait after a ``CheckLater`` without
     ``wait_for`` (else ``default_args["poke_interval"]``, else 30 s) and ``check_timeout`` how
     long a job may keep asking to be checked later (else ``default_args["timeout"]``, else
     Airflow's sensor default). A CheckLater asking for less than ``min_check_interval``
@@ -55,14 +62,19 @@ def workflow_to_dag(
     description and JSON schema) for each of them. Other keyword arguments go to ``DAG``.
     """
     default_args = dict(default_args or {})
-    retries = default_args.pop("retries", DEFAULT_MAX_RETRIES)
+    airflow_retries = default_args.pop("retries", DEFAULT_AIRFLOW_RETRIES)
+    if "fail_fast" in dag_kwargs:
+        raise InvalidWorkflow(
+            "workflow_to_dag(fail_fast=...): set it on the workflow, Workflow(..., fail_fast=True), "
+            "so that it means the same on every engine"
+        )
     tags = list(dag_kwargs.pop("tags", None) or [])
     if HYMIR_TAG not in tags:
         tags.append(HYMIR_TAG)
     dag_kwargs.setdefault("doc_md", _workflow_doc(workflow))
     task_ids = task_ids_for(workflow)
     operator_defaults: dict[str, Any] = {
-        "retries": retries,
+        "airflow_retries": airflow_retries,
         "poke_interval": check_interval if check_interval is not None else default_args.get(
             "poke_interval", DEFAULT_CHECK_INTERVAL
         ),
@@ -81,12 +93,17 @@ def workflow_to_dag(
         default_args=default_args,
         tags=tags,
         params=_dag_params(workflow, params or {}),
+        fail_fast=workflow.fail_fast,
         **dag_kwargs,
     ) as dag:
         groups = _task_groups(workflow.structure, task_ids) if task_groups else {}
         tasks = {}
         for job_id in [*workflow.jobs, *workflow.callback_ids()]:
             job = workflow[job_id]
+            arguments = {**operator_defaults, **operator_overrides(job)}
+            name = display_name(job)
+            if name != task_ids[job_id]:
+                arguments["task_display_name"] = name
             tasks[job_id] = HymirJobOperator(
                 task_id=task_ids[job_id],
                 workflow=workflow,
@@ -94,21 +111,37 @@ def workflow_to_dag(
                 task_ids=task_ids,
                 doc_md=_function_doc(job.name),
                 task_group=groups.get(job_id),
-                **{**operator_defaults, **operator_overrides(job)},
+                retries=RETRY_LIMIT + arguments["airflow_retries"],
+                **arguments,
             )
         dependencies = workflow.dependencies
         for job_id, predecessors in dependencies:
             for upstream in predecessors:
                 _link(tasks[upstream], tasks[job_id])
         leaves = _leaves(workflow, dependencies)
-        for callback_id in workflow.callback_ids():
-            teardown = tasks[callback_id].as_teardown()
+        teardowns = [tasks[callback_id].as_teardown() for callback_id in workflow.callback_ids()]
+        if workflow.fail_fast:
+            gate = FailFastGate(
+                task_id=_free_task_id(FAIL_FAST_TASK_ID, task_ids),
+                job_task_ids=[task_ids[job_id] for job_id in workflow.jobs],
+                doc_md=FailFastGate.__doc__,
+            )
+            teardowns.append(gate.as_teardown(on_failure_fail_dagrun=True))
+        for teardown in teardowns:
             for leaf in leaves:
                 _link(tasks[leaf], teardown)
     return dag
 
 
-def _link(upstream: HymirJobOperator, downstream: HymirJobOperator) -> None:
+def _free_task_id(base: str, task_ids: dict[str, str]) -> str:
+    """``base``, or ``base_2``, ``base_3``, ... if a job's task already has that id."""
+    names = UniqueNames()
+    for task_id in task_ids.values():
+        names.claim(task_id)
+    return names.claim(base)
+
+
+def _link(upstream: BaseOperator, downstream: BaseOperator) -> None:
     """``upstream >> downstream`` for two tasks that the factory made in the same DAG, in constant time.
 
     Airflow's ``>>`` first checks that both tasks belong to one DAG by putting their DAGs in a

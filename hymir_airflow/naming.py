@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
+from hymir.job import Job
 from hymir.workflow import Workflow
 
 
@@ -9,9 +13,24 @@ def task_ids_for(workflow: Workflow) -> dict[str, str]:
     """Readable task ids by job identity: the function name, with ``_2``, ``_3``, ... where names clash."""
     names = UniqueNames()
     return {
-        job_id: names.claim(workflow[job_id].name.rsplit(".", 1)[-1])
+        job_id: names.claim(_ascii_id(display_name(workflow[job_id])))
         for job_id in [*workflow.jobs, *workflow.callback_ids()]
     }
+
+
+def display_name(job: Job) -> str:
+    """The name the UI shows for a job's task: its function's name, as written."""
+    return job.name.rsplit(".", 1)[-1]
+
+
+def _ascii_id(name: str) -> str:
+    """``name`` as a task id every part of Airflow accepts: ASCII letters, digits and underscores.
+
+    Accents are dropped (``größe`` gives ``groe``) and other characters become ``_``; a name with
+    no letter or digit left is ``job``. The task's display name keeps the function's own name.
+    """
+    plain = re.sub(r"[^A-Za-z0-9_]", "_", unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode())
+    return plain if plain.strip("_") else "job"
 
 
 class UniqueNames:

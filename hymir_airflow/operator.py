@@ -1,8 +1,12 @@
-"""HymirJobOperator: one Hymir job as one Airflow task, a reschedule-mode sensor."""
+"""HymirJobOperator: one Hymir job as one Airflow task, a reschedule-mode sensor.
+
+The operator calls the job, has the core's ``decide`` say what the try means, and translates
+that outcome into Airflow: a success with the value as XCom, a failure without retry, a retry
+through the task's retry policy, or a reschedule. It judges no result itself.
+"""
 
 from __future__ import annotations
 
-import random
 import traceback
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Mapping
@@ -10,13 +14,16 @@ from typing import TYPE_CHECKING, Any, Mapping
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, RetryDecision, RetryPolicy
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowTaskTimeout
 
-from hymir.errors import InvalidJobReturn
+from hymir.decision import Outcome, Verdict, decide, decide_raised
+from hymir.errors import MissingValue
 from hymir.executor import JobState, JobStatus, WorkflowState, WorkflowStatus
-from hymir.job import CheckLater, Failure, Retry, Success
-from hymir.running import call_job, failure_message, gave_up_message, summarize
+from hymir.jsonsafe import json_problem
+from hymir.running import JobCall, call_job, summarize
 from hymir.validation import InputBinding, describe
 from hymir.workflow import Workflow
-from hymir_airflow.state import STORE_KEY, JobRecord, job_status, storable
+from hymir_airflow.compat import ChosenRescheduleInterval, redact, seal, unseal
+from hymir_airflow.state import STORE_KEY, JobRecord, job_status
+from hymir_airflow.values import decode, encode
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -31,40 +38,29 @@ class RetryRequested(AirflowException):
 
 
 class HymirRetryPolicy(RetryPolicy):
-    """Retries exactly when the job asked for it, after the delay it drew.
+    """Retries a task after the delay its job drew when the job asked for a retry.
 
-    An unhandled exception fails the task at once, as on the LocalExecutor, unless the job's
-    ``meta={"airflow": {"retry_on_exception": True}}`` asks for Airflow's usual retries.
+    Every other failure the operator sees is decided before it reaches the policy (an exception
+    not to be retried becomes ``AirflowFailException``, which Airflow never retries), so what is
+    left gets Airflow's usual handling: ``retries`` and ``retry_delay``.
     """
-
-    def __init__(self, retry_on_exception: bool = False):
-        self.retry_on_exception = retry_on_exception
 
     def evaluate(self, exception: BaseException, try_number: int, max_tries: int, context=None) -> RetryDecision:
         if isinstance(exception, RetryRequested):
             return RetryDecision.retry(delay=timedelta(seconds=exception.delay), reason=str(exception))
-        if self.retry_on_exception:
-            return RetryDecision.default()
-        return RetryDecision.fail(
-            reason="a Hymir job raised an exception; it is not retried unless its meta sets retry_on_exception"
-        )
-
-    def serialize(self) -> dict[str, Any]:
-        return {"retry_on_exception": self.retry_on_exception}
-
-    @classmethod
-    def deserialize(cls, data: dict[str, Any]) -> HymirRetryPolicy:
-        return cls(bool(data.get("retry_on_exception")))
+        return RetryDecision.default()
 
 
-class HymirJobOperator(BaseSensorOperator):
-    """Runs one job of a Hymir workflow and maps its result onto Airflow.
+class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
+    """Runs one job of a Hymir workflow and maps the core's decision about each try onto Airflow.
 
-    Success succeeds with the value as XCom ``return_value``; Failure fails without retry;
-    Retry becomes an Airflow retry after a random delay in [wait_min, wait_max]; CheckLater
-    reschedules the task (freeing its worker slot) and keeps the job's context in the task
-    state store; it waits at least ``min_check_interval`` seconds between checks. ``job_args``
-    and ``job_kwargs`` are templated, so they show as rendered fields.
+    ``airflow_retries`` is how often Airflow may retry the task for failures the job did not ask
+    a retry for (a lost worker, a timeout, an exception when ``retry_on_exception`` is set); the
+    job's own Retry results are capped by Hymir's rule, so the task's static ``retries`` must be
+    at least ``RETRY_LIMIT + airflow_retries`` (the factory sets it). ``job_args`` and
+    ``job_kwargs`` are template fields so that the task's details show them, but they reach the
+    job verbatim unless ``render_templates`` is set. A CheckLater waits at least
+    ``min_check_interval`` seconds (apache/airflow#71172).
     """
 
     template_fields = ("job_args", "job_kwargs")
@@ -78,12 +74,14 @@ class HymirJobOperator(BaseSensorOperator):
         workflow: Workflow,
         job_id: str,
         task_ids: Mapping[str, str],
+        airflow_retries: int = 0,
         retry_on_exception: bool = False,
+        render_templates: bool = False,
         min_check_interval: float = 0,
         mode: str = "reschedule",
         **kwargs: Any,
     ):
-        super().__init__(mode=mode, retry_policy=HymirRetryPolicy(retry_on_exception), **kwargs)
+        super().__init__(mode=mode, retry_policy=HymirRetryPolicy(), **kwargs)
         job = workflow[job_id]
         self.workflow = workflow
         self.hymir_job_id = job_id
@@ -91,26 +89,40 @@ class HymirJobOperator(BaseSensorOperator):
         self.task_ids = task_ids
         self.job_args = list(job.args)
         self.job_kwargs = dict(job.kwargs)
+        self.airflow_retries = airflow_retries
+        self.retry_on_exception = retry_on_exception
+        self.render_templates = render_templates
         self.min_check_interval = min_check_interval
-        self._next_check: float = self.poke_interval
+        self.next_check: float = self.poke_interval
 
     @classmethod
     def get_serialized_fields(cls):
         return super().get_serialized_fields() | {"hymir_job_id", "hymir_function"}
 
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """Render the job's arguments only when the job opted in: by default they reach it verbatim."""
+        if self.render_templates:
+            super().render_template_fields(context, jinja_env)
+
     def poke(self, context: Context) -> bool | PokeReturnValue:
         ti = context["ti"]
-        store = context["task_state_store"]
         record = self._record(context)
-        who = describe(self.workflow[self.hymir_job_id])
+        outside = ti.try_number - 1 - record.retries
+        if outside > self.airflow_retries:
+            reason = (
+                f"{self._who()}: Airflow retried its task {outside} times for failures the job did not ask a "
+                f"retry for (a lost worker, a timeout, an exception), more than its retries={self.airflow_retries}"
+            )
+            return self._act(context, record, Outcome(Verdict.FAILED, reason=reason))
+        state = JobState(
+            status=JobStatus.STARTING, retries=record.retries, checks=record.checks, context=self._context(record)
+        )
         provided = {
             **{name: context["params"][name] for name in self.workflow.params},
             "workflow_id": context["run_id"],
             "job_id": self.hymir_job_id,
             "workflow": self.workflow,
-            "job_state": JobState(
-                status=JobStatus.STARTING, retries=ti.try_number - 1, checks=record.checks, context=dict(record.context)
-            ),
+            "job_state": state,
             "workflow_state": self._workflow_state(context),
         }
         try:
@@ -122,65 +134,84 @@ class HymirJobOperator(BaseSensorOperator):
                 args=tuple(self.job_args),
                 kwargs=self.job_kwargs,
             )
-        except InvalidJobReturn as error:
-            self._save(store, record, exception=str(error))
-            raise AirflowFailException(str(error)) from None
-        except (Exception, AirflowTaskTimeout):
-            # AirflowTaskTimeout (execution_timeout) is a BaseException: record it all the same.
-            self._save(store, record, exception=traceback.format_exc())
+        except MissingValue as error:
+            return self._act(context, record, Outcome(Verdict.FAILED, reason=str(error)))
+        except BaseException as error:
+            outcome = decide_raised(self.workflow, self.hymir_job_id, traceback.format_exc())
+            self._save(context, record, exception=outcome.reason)
+            # Exceptions and timeouts may be retried by Airflow when the job's meta asks for it;
+            # other BaseExceptions (SystemExit, KeyboardInterrupt) fail the job like any exception.
+            retryable = isinstance(error, (Exception, AirflowTaskTimeout))
+            if retryable and self.retry_on_exception and outside < self.airflow_retries:
+                raise
+            message = f"{self._who()} raised {type(error).__name__}: {error}"
+            if retryable:
+                raise AirflowFailException(message) from error
+            self.log.error("%s:\n%s", message, outcome.reason)
+            raise AirflowFailException(message) from None
+        outcome = decide(self.workflow, self.hymir_job_id, call.returned, state, check_interval=self.poke_interval)
+        try:
+            return self._act(context, record, outcome, call)
+        except AirflowException:
             raise
+        except Exception:
+            reason = f"the Hymir operator failed while handling {self._who()}:\n{traceback.format_exc()}"
+            self._save(context, record, exception=reason)
+            raise AirflowFailException(reason) from None
 
-        result = call.result
-        if isinstance(result, Success):
-            self.log.info("%s", summarize(self.workflow, self.hymir_job_id, call))
+    def _act(
+        self, context: Context, record: JobRecord, outcome: Outcome, call: JobCall | None = None
+    ) -> bool | PokeReturnValue:
+        """Translate the core's outcome into Airflow: XCom and success, a failure, a retry or a reschedule."""
+        delay = outcome.delay
+        if outcome.verdict is Verdict.CHECK_AGAIN:
+            delay = self._check_interval(delay)
+        if call is not None:
+            next_at = None if delay is None else datetime.now(timezone.utc) + timedelta(seconds=delay)
+            self.log.info("%s", summarize(self.workflow, self.hymir_job_id, call, next_at))
+        if outcome.verdict is Verdict.SUCCEEDED:
             if record.exception is not None:
-                self._save(store, record, exception=None)
-            return PokeReturnValue(True, result.result)
-        if isinstance(result, Failure):
-            self.log.info("%s", summarize(self.workflow, self.hymir_job_id, call))
-            message = failure_message(self.workflow, self.hymir_job_id, result)
-            self._save(store, record, result=storable(result.result), exception=message)
-            raise AirflowFailException(message)
-        if isinstance(result, Retry):
-            retries = ti.try_number - 1
-            cap = result.retry_cap(default=self.retries or 0)
-            if retries >= min(cap, self.retries or 0):
-                self.log.info("%s", summarize(self.workflow, self.hymir_job_id, call))
-                message = gave_up_message(self.workflow, self.hymir_job_id, retries, cap)
-                if retries < cap:
-                    message += (
-                        f"; the task's retries={self.retries} ran out first: raise it through "
-                        f"meta={{'airflow': {{'retries': {cap}}}}}"
-                    )
-                self._save(store, record, exception=message)
-                raise AirflowFailException(message)
-            delay = random.uniform(*result.delay_bounds())
-            self.log.info("%s", summarize(self.workflow, self.hymir_job_id, call, _after(delay)))
-            raise self._retry(who, result, retries, cap, delay)
-        if isinstance(result, CheckLater):
-            new_context = record.context if result.context is None else dict(result.context)
-            self._save(store, record, checks=record.checks + 1, context=new_context)
-            asked = self.poke_interval if result.wait_for is None else result.wait_for
-            self._next_check = max(asked, self.min_check_interval)
-            if asked < self.min_check_interval:
-                self.log.info(
-                    "%s asked to be checked again in %s s; waiting min_check_interval=%s s instead, "
-                    "since a sensor rescheduled within seconds can be failed by the scheduler (apache/airflow#71172)",
-                    who, asked, self.min_check_interval,
-                )
-            self.log.info("%s", summarize(self.workflow, self.hymir_job_id, call, _after(self._next_check)))
+                self._save(context, record, exception=None)
+            return PokeReturnValue(True, encode(outcome.value))
+        if outcome.verdict is Verdict.RETRY:
+            self._save(context, record, retries=record.retries + 1, exception=None)
+            raise RetryRequested(f"{self._who()} asked for a retry; retry {record.retries + 1} in {delay:.1f} s", delay)
+        if outcome.verdict is Verdict.CHECK_AGAIN:
+            self._save(context, record, checks=record.checks + 1, **self._kept_context(outcome.context))
+            self.next_check = delay
             return False
-        raise AssertionError(f"check_result let through {result!r}")
+        self._save(context, record, result=self._shown(outcome.value), exception=outcome.reason)
+        raise AirflowFailException(outcome.reason)
 
-    def _retry(self, who: str, result: Retry, retries: int, cap: int, delay: float) -> RetryRequested:
-        """The exception that fails this try so that Airflow retries it after ``delay`` seconds."""
-        if (self.retries or 0) < cap:
-            self.log.warning(
-                "%s allows %d retries but the task has retries=%s, so Airflow stops after %s; "
-                "raise the task's retries through meta={'airflow': {'retries': %d}}",
-                who, cap, self.retries, self.retries, cap,
-            )
-        return RetryRequested(f"{who} returned {result!r}; retry {retries + 1} of {cap} in {delay:.1f} s", delay)
+    def _who(self) -> str:
+        return describe(self.workflow[self.hymir_job_id])
+
+    def _check_interval(self, asked: float) -> float:
+        """The wait before the next check: what the job asked, but at least ``min_check_interval``."""
+        if asked >= self.min_check_interval:
+            return asked
+        self.log.info(
+            "%s asked to be checked again in %s s; waiting min_check_interval=%s s instead, "
+            "since a sensor rescheduled within seconds can be failed by the scheduler (apache/airflow#71172)",
+            self._who(), asked, self.min_check_interval,
+        )
+        return self.min_check_interval
+
+    @staticmethod
+    def _shown(value: Any) -> Any:
+        """A Failure value as kept for display: masked, and its repr when JSON cannot carry it."""
+        return redact(value if json_problem(value) is None else repr(value))
+
+    @staticmethod
+    def _kept_context(context: dict[str, Any]) -> dict[str, Any]:
+        """The record's context fields: masked for display, and sealed whole when masking changed it."""
+        shown = redact(context)
+        return {"context": shown, "sealed_context": None if shown == context else seal(context)}
+
+    @staticmethod
+    def _context(record: JobRecord) -> dict[str, Any]:
+        """The context the job gets back: the real one, unsealed where the record keeps it sealed."""
+        return unseal(record.sealed_context) if record.sealed_context is not None else dict(record.context)
 
     @staticmethod
     def _record(context: Context) -> JobRecord:
@@ -195,19 +226,29 @@ class HymirJobOperator(BaseSensorOperator):
             return JobRecord()
         return JobRecord.from_stored(context["task_state_store"].get(STORE_KEY))
 
-    def _get_next_poke_interval(self, started_at, run_duration, poke_count) -> float:
-        """The interval the job asked for with CheckLater, bounded by the sensor's remaining timeout."""
-        return max(0.0, min(self._next_check, self.timeout - run_duration()))
-
     def _pull(self, context: Context, binding: InputBinding) -> list[Any]:
-        """The values of an input, from the XComs of exactly the tasks that produce it, in graph order."""
+        """The values of an input, from the XComs of exactly the tasks that produce it, in workflow order.
+
+        Every Hymir value is stored as something other than None, so None means the value is gone:
+        the input fails naming the producer rather than handing the job a None.
+        """
         producers = list(binding.producers)
         if self.is_teardown:
             states = self._states(context, producers)
             producers = [p for p in producers if states[p] is JobStatus.SUCCESS]
         if not producers:
             return []
-        return context["ti"].xcom_pull(task_ids=[self.task_ids[p] for p in producers], key="return_value")
+        task_ids = [self.task_ids[p] for p in producers]
+        stored = context["ti"].xcom_pull(task_ids=task_ids, key="return_value")
+        for producer, task_id, value in zip(producers, task_ids, stored):
+            if value is None:
+                raise MissingValue(
+                    f"{self._who()}: input {binding.output!r}: the value of "
+                    f"{describe(self.workflow[producer])} (task {task_id}) is missing from XCom, although that task "
+                    "ran before this one: its XCom was cleared or deleted, or this task runs alone "
+                    "(`airflow tasks test`); run the producer again"
+                )
+        return [decode(value) for value in stored]
 
     def _states(self, context: Context, job_ids: list[str]) -> dict[str, JobStatus]:
         ti = context["ti"]
@@ -224,11 +265,10 @@ class HymirJobOperator(BaseSensorOperator):
         return WorkflowState(WorkflowStatus.SUCCESS if succeeded else WorkflowStatus.FAILURE)
 
     @staticmethod
-    def _save(store: Any, record: JobRecord, **changes: Any) -> None:
+    def _save(task_context: Context, record: JobRecord, **changes: Any) -> None:
+        """Change the job's record and write it to the task state store, exception text masked."""
+        if changes.get("exception") is not None:
+            changes["exception"] = redact(changes["exception"])
         for name, value in changes.items():
             setattr(record, name, value)
-        store.set(STORE_KEY, record.to_stored())
-
-
-def _after(seconds: float) -> datetime:
-    return datetime.now(timezone.utc) + timedelta(seconds=seconds)
+        task_context["task_state_store"].set(STORE_KEY, record.to_stored())

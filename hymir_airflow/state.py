@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from hymir.executor import JobStatus, WorkflowStatus
-from hymir.jsonsafe import json_problem
+from hymir_airflow.values import decode, encode
 
 #: The key under which a Hymir task keeps its record in ``context["task_state_store"]``.
 STORE_KEY = "hymir"
@@ -39,29 +39,33 @@ def workflow_status(dag_run_state: Any) -> WorkflowStatus:
     return _WORKFLOW_STATUS.get(plain_state(dag_run_state), WorkflowStatus.PENDING)
 
 
-def storable(value: Any) -> Any:
-    """``value`` itself when JSON can carry it, else its ``repr`` (so it is still shown, not lost)."""
-    return value if json_problem(value) is None else repr(value)
-
-
 @dataclass
 class JobRecord:
     """The part of a job's state that only the job knows: kept in the task state store.
 
     It survives reschedules, retries and clears, and outlives the run for ``AirflowExecutor``.
+    ``retries`` counts the job's Retry results acted upon (Airflow's try number also counts
+    retries the job did not ask for). ``context``, ``exception`` and ``result`` (a Failure's
+    value) are kept for display, passed through Airflow's secrets masker; when masking changed
+    the context, ``sealed_context`` holds the real one, encrypted with Airflow's Fernet key, so
+    the job still gets it back at its next check.
     """
 
+    retries: int = 0
     checks: int = 0
     context: dict[str, Any] = field(default_factory=dict)
+    sealed_context: str | None = None
     exception: str | None = None
     result: Any = None
 
     @classmethod
     def from_stored(cls, stored: Any) -> JobRecord:
+        """The record from what the store holds (anything else, or nothing, gives an empty record)."""
         if not isinstance(stored, dict):
             return cls()
-        known = {key: stored[key] for key in cls.__dataclass_fields__ if key in stored}
+        known = {f.name: decode(stored[f.name]) for f in fields(cls) if f.name in stored}
         return cls(**known)
 
     def to_stored(self) -> dict[str, Any]:
-        return asdict(self)
+        """The record as the store keeps it: JSON that Airflow returns unchanged."""
+        return {f.name: encode(getattr(self, f.name), top_level=False) for f in fields(self)}

@@ -8,6 +8,7 @@ result (never as an argument).
 """
 
 import os
+import time
 from typing import Any, Optional
 
 from hymir import CheckLater, Failure, Retry, Success, job
@@ -211,8 +212,17 @@ def check_later_twice(job_state):
 
 
 @job()
-def fail_and_flag(flag: str):
-    """Create the file ``flag``, then fail: jobs that see the file know they run after the failure."""
+def fail_and_flag(flag: str, after: list[str] | None = None):
+    """Create the file ``flag``, then fail: jobs that see the file know they run after the failure.
+
+    With ``after``, it first waits (a second at most) until those files exist, and a moment more,
+    so that the jobs writing them have returned before this one fails.
+    """
+    deadline = time.monotonic() + 1
+    while after and not all(os.path.exists(path) for path in after) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if after:
+        time.sleep(0.1)
     with open(flag, "w") as handle:
         handle.write("failed")
     return Failure("failed on purpose")

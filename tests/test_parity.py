@@ -443,7 +443,11 @@ def test_fail_fast_starts_nothing_after_a_failure(executor, tmp_path):
     paths = {name: tmp_path / name for name in ("after_fail", "check", "check_next", "retry", "retry_next")}
     workflow = Workflow(
         Group(
-            Chain(pj.emit_name("first"), pj.fail_and_flag(str(flag)), sj.tally(str(paths["after_fail"]))),
+            Chain(
+                pj.emit_name("first"),
+                pj.fail_and_flag(str(flag), after=[str(paths["check"]), str(paths["retry"])]),
+                sj.tally(str(paths["after_fail"])),
+            ),
             Chain(pj.wait_for_flag(str(paths["check"]), str(flag), "check"), sj.tally(str(paths["check_next"]))),
             Chain(pj.wait_for_flag(str(paths["retry"]), str(flag), "retry"), sj.tally(str(paths["retry_next"]))),
         ),
