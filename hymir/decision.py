@@ -40,7 +40,8 @@ class Outcome:
     ``value`` is the Success value (SUCCEEDED) or the Failure value (FAILED); ``delay`` the
     seconds until the next try (RETRY) or check (CHECK_AGAIN); ``context`` what the job gets
     back at its next check; ``reason`` why it failed (FAILED, GAVE_UP), kept as
-    ``JobState.exception``; ``raised`` is true when the job raised rather than returned.
+    ``JobState.exception``, or why it is retried (RETRY), for the engine's log; ``raised`` is
+    true when the job raised rather than returned.
     """
 
     verdict: Verdict
@@ -64,6 +65,10 @@ class Outcome:
         if self.verdict is Verdict.CHECK_AGAIN:
             return replace(state, status=JobStatus.PENDING, checks=state.checks + 1, context=dict(self.context))
         return replace(state, status=JobStatus.FAILURE, result=self.value, exception=self.reason)
+
+    def __post_init__(self) -> None:
+        if self.verdict in (Verdict.RETRY, Verdict.CHECK_AGAIN) and self.delay is None:
+            raise ValueError(f"an outcome {self.verdict.value} needs a delay")
 
 
 def retry_cap(workflow: Workflow, job_id: str, result: Retry) -> int:
@@ -100,7 +105,9 @@ def decide(
         cap = retry_cap(workflow, job_id, result)
         if state.retries >= cap:
             return Outcome(Verdict.GAVE_UP, reason=gave_up_message(workflow, job_id, state.retries, cap))
-        return Outcome(Verdict.RETRY, delay=(rng or random).uniform(*result.delay_bounds()))
+        delay = (rng or random).uniform(*result.delay_bounds())
+        reason = f"{describe(workflow[job_id])} returned {result!r}; retry {state.retries + 1} of {cap} in {delay:.1f} s"
+        return Outcome(Verdict.RETRY, delay=delay, reason=reason)
     context = state.context if result.context is None else result.context
     delay = check_interval if result.wait_for is None else result.wait_for
     return Outcome(Verdict.CHECK_AGAIN, delay=delay, context=dict(context))

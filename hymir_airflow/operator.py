@@ -145,6 +145,8 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
             if retryable and self.retry_on_exception and outside < self.airflow_retries:
                 raise
             message = f"{self._who()} raised {type(error).__name__}: {error}"
+            if not self.retry_on_exception:
+                message += "; it is not retried unless its meta sets retry_on_exception"
             if retryable:
                 raise AirflowFailException(message) from error
             self.log.error("%s:\n%s", message, outcome.reason)
@@ -175,7 +177,7 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
             return PokeReturnValue(True, encode(outcome.value))
         if outcome.verdict is Verdict.RETRY:
             self._save(context, record, retries=record.retries + 1, exception=None)
-            raise RetryRequested(f"{self._who()} asked for a retry; retry {record.retries + 1} in {delay:.1f} s", delay)
+            raise RetryRequested(outcome.reason, delay)
         if outcome.verdict is Verdict.CHECK_AGAIN:
             self._save(context, record, checks=record.checks + 1, **self._kept_context(outcome.context))
             self.next_check = delay

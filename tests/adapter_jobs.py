@@ -23,12 +23,16 @@ def always_retry_quickly():
     return Retry(wait_min=0, wait_max=0, max_retries=5)
 
 
-@job(inputs=["job_state"], output="value")
-def raise_on_first_try(job_state: JobState):
-    """Raise an unhandled exception on the first try; succeed on a later one."""
-    if job_state.retries == 0:
+@job(output="value")
+def raise_on_first_try(calls_path: str):
+    """Raise an unhandled exception on the first call; succeed on a later one with the number of calls."""
+    with open(calls_path, "a") as handle:
+        handle.write("call\n")
+    with open(calls_path) as handle:
+        calls = len(handle.readlines())
+    if calls == 1:
         raise RuntimeError("the first try always breaks")
-    return Success({"retries": job_state.retries})
+    return Success({"calls": calls})
 
 
 @job(output="value")

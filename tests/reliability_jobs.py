@@ -113,7 +113,9 @@ def use_secret(templated: str, also_print: bool = False):
 
 def secret_workflow(also_print: bool = True) -> Workflow:
     """One job that reads a sensitive Variable and Connection and gets the Variable as a templated argument."""
-    return Workflow(Chain(use_secret("{{ var.value.api_key }}", also_print)))
+    return Workflow(
+        Chain(use_secret("{{ var.value.api_key }}", also_print).with_meta(airflow={"render_templates": True}))
+    )
 
 
 # --- execution timeout -------------------------------------------------------------------------

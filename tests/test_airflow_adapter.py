@@ -28,6 +28,7 @@ from sqlalchemy import select  # noqa: E402
 
 from hymir import Chain, Group, InvalidWorkflow, JobStatus, Workflow, WorkflowStatus  # noqa: E402
 from hymir.examples.cleanup import cleanup_workflow  # noqa: E402
+from hymir.job import RETRY_LIMIT  # noqa: E402
 from hymir_airflow import AirflowExecutor, HymirJobOperator, workflow_to_dag  # noqa: E402
 from tests import adapter_jobs  # noqa: E402
 from tests import scenario_jobs as jobs  # noqa: E402
@@ -123,7 +124,7 @@ def test_one_operator_per_job_with_readable_task_ids_docs_and_arguments():
     assert dag.get_task("undocumented").doc_md is None
     for task in dag.tasks:
         assert task.mode == "reschedule"
-        assert task.retries == 3
+        assert task.retries == RETRY_LIMIT + 3 and task.airflow_retries == 3
         assert {"job_args", "job_kwargs"} <= set(task.template_fields)
     assert "hymir" in dag.tags
 
@@ -251,15 +252,14 @@ def test_meta_overrides_become_operator_arguments():
     assert tuned.pool == "scarce"
     assert tuned.priority_weight == 9
     assert tuned.execution_timeout == timedelta(seconds=90)
-    assert tuned.retries == 7
+    assert tuned.airflow_retries == 7 and tuned.retries == RETRY_LIMIT + 7
     assert tuned.poke_interval == 5
     assert tuned.timeout == 60
-    assert tuned.retry_policy.retry_on_exception is True
+    assert tuned.retry_on_exception is True and plain.retry_on_exception is False
     # The other job keeps the defaults.
     assert plain.queue == "default" and plain.pool == "default_pool"
     assert plain.priority_weight == 1 and plain.execution_timeout is None
-    assert plain.retries == 3 and plain.poke_interval == 30 and plain.timeout == SENSOR_DEFAULT_TIMEOUT
-    assert plain.retry_policy.retry_on_exception is False
+    assert plain.airflow_retries == 3 and plain.poke_interval == 30 and plain.timeout == SENSOR_DEFAULT_TIMEOUT
 
 
 def test_meta_durations_may_be_fractions_of_a_second():
@@ -314,7 +314,8 @@ def test_default_retries_come_from_default_args_or_hymir(default_args, expected)
 
     dag = workflow_to_dag(workflow, dag_id="retries", default_args=default_args)
 
-    assert {task.task_id: task.retries for task in dag.tasks} == expected
+    assert {task.task_id: task.airflow_retries for task in dag.tasks} == expected
+    assert all(task.retries == RETRY_LIMIT + task.airflow_retries for task in dag.tasks)
 
 
 @pytest.mark.parametrize(
@@ -451,8 +452,8 @@ def test_serialized_dag_round_trips_and_keeps_each_job_identity():
     }
     assert edges(restored) == edges(dag)
     assert restored.get_task("tally").is_teardown
-    assert restored.get_task("shout_2").queue == "gpu" and restored.get_task("shout_2").retries == 5
-    assert restored.get_task("shout").retries == 3
+    assert restored.get_task("shout_2").queue == "gpu" and restored.get_task("shout_2").retries == RETRY_LIMIT + 5
+    assert restored.get_task("shout").retries == RETRY_LIMIT + 3
     assert {task.task_id: task.task_group.group_id for task in restored.tasks if task.task_group} == {
         "shout": "group_1", "shout_2": "group_1", "count_words": None, "tally": None
     }
@@ -464,7 +465,7 @@ def test_serialized_dag_round_trips_and_keeps_each_job_identity():
 
 
 def test_retry_waits_the_drawn_delay_between_airflow_tries(airflow_executor, mocker, capfd):
-    drawn = mocker.patch("hymir_airflow.operator.random")
+    drawn = mocker.patch("hymir.decision.random")
     drawn.uniform.return_value = 1.0
     workflow = Workflow(Chain(adapter_jobs.retry_once()))
 
@@ -495,22 +496,20 @@ def test_retry_waits_the_drawn_delay_between_airflow_tries(airflow_executor, moc
     assert "next try at" in log
 
 
-def test_retry_beyond_the_task_retries_fails_with_the_reason(airflow_executor, capfd):
-    # The job allows 5 retries, the task only 1: Airflow stops after 1, and the log warns about it.
+def test_airflow_retries_do_not_cap_the_jobs_own_retries(airflow_executor):
+    # The job allows 5 retries and the task's Airflow retries are 1: the job's cap wins, as on every engine.
     workflow = Workflow(Chain(adapter_jobs.always_retry_quickly().with_meta(airflow={"retries": 1})))
 
     dag_id, run_id = run_on_airflow(airflow_executor, workflow)
 
-    log = "".join(capfd.readouterr())
-    assert "allows 5 retries but the task has retries=1" in log
-    assert task_instance(dag_id, run_id, "always_retry_quickly").try_number == 2
+    assert task_instance(dag_id, run_id, "always_retry_quickly").try_number == 6
     state = airflow_executor.job_state(run_id, "1")
     assert state.status is JobStatus.FAILURE
-    assert state.retries == 1
-    # What a user reads afterwards must say why: the job asked for another retry and the task's
-    # retries were used up, not a sensor timeout or a lost worker.
+    assert state.retries == 5
+    # What a user reads afterwards says why: the job asked for another retry past its cap,
+    # not a sensor timeout or a lost worker.
     assert "job 1 (tests.adapter_jobs.always_retry_quickly)" in state.exception
-    assert "retries=1" in state.exception or "gave up after 1 retries" in state.exception
+    assert "gave up after 5 retries (max_retries=5)" in state.exception
     assert "lost worker" not in state.exception
 
 
@@ -603,7 +602,7 @@ def test_unhandled_exception_is_not_retried_by_default_and_its_traceback_is_logg
 
     log = "".join(capfd.readouterr())
     ti = task_instance(dag_id, run_id, "explode")
-    assert ti.max_tries == 3  # the task has retries=3 ...
+    assert ti.max_tries == RETRY_LIMIT + 3  # the task has retries ...
     assert ti.try_number == 1  # ... and still ran once
     assert ti.state == "failed"
     assert history(dag_id, run_id, "explode") == []
@@ -614,9 +613,12 @@ def test_unhandled_exception_is_not_retried_by_default_and_its_traceback_is_logg
     assert "it is not retried unless its meta sets retry_on_exception" in log
 
 
-def test_retry_on_exception_meta_gives_airflow_retries():
+def test_retry_on_exception_meta_gives_airflow_retries(tmp_path):
     executor = AirflowExecutor(default_args={"retry_delay": timedelta(seconds=0.2)})
-    workflow = Workflow(Chain(adapter_jobs.raise_on_first_try().with_meta(airflow={"retry_on_exception": True})))
+    calls = tmp_path / "calls"
+    workflow = Workflow(
+        Chain(adapter_jobs.raise_on_first_try(str(calls)).with_meta(airflow={"retry_on_exception": True}))
+    )
 
     dag_id, run_id = run_on_airflow(executor, workflow)
 
@@ -626,7 +628,7 @@ def test_retry_on_exception_meta_gives_airflow_retries():
     assert [(row.try_number, row.state) for row in history(dag_id, run_id, "raise_on_first_try")] == [(1, "failed")]
     state = executor.job_state(run_id, "1")
     assert state.status is JobStatus.SUCCESS
-    assert state.retries == 1
-    assert state.result == {"retries": 1}
+    assert state.retries == 0  # an Airflow retry of an exception, not one the job asked for
+    assert state.result == {"calls": 2}
     assert state.exception is None
 
