@@ -32,6 +32,11 @@ def seal(value: Any) -> str:
     return get_fernet().encrypt(json.dumps(value).encode()).decode()
 
 
+def seals_encrypted() -> bool:
+    """True when ``seal`` encrypts: the deployment has a Fernet key."""
+    return get_fernet().is_encrypted
+
+
 def unseal(text: str) -> Any:
     """The value that ``seal`` encrypted."""
     return json.loads(get_fernet().decrypt(text.encode()))

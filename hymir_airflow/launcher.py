@@ -7,6 +7,7 @@ file, so stopping the deployment stops every process it started, workers include
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -84,6 +85,8 @@ class LocalDeployment:
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__API__SECRET_KEY": self._secret("api-secret"),
             "AIRFLOW__API_AUTH__JWT_SECRET": self._secret("jwt-secret"),
+            # Airflow encrypts connections and variables with it, and Hymir the job contexts it seals.
+            "AIRFLOW__CORE__FERNET_KEY": self._secret("fernet-key", _fernet_key),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
@@ -95,11 +98,11 @@ class LocalDeployment:
         env.update(self.extra_env)
         return env
 
-    def _secret(self, name: str) -> str:
+    def _secret(self, name: str, make: Callable[[], str] = lambda: secrets.token_urlsafe(32)) -> str:
         """A secret shared by all components of this home, made once; readable by its owner only."""
         path = self.home / f".{name}"
         if not path.exists():
-            write_private(path, secrets.token_urlsafe(32))
+            write_private(path, make())
         path.chmod(PRIVATE_FILE)
         return path.read_text()
 
@@ -223,6 +226,11 @@ class LocalDeployment:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+
+
+def _fernet_key() -> str:
+    """A new Fernet key: 32 random bytes, URL-safe base64."""
+    return base64.urlsafe_b64encode(os.urandom(32)).decode()
 
 
 def write_private(path: Path, text: str) -> None:

@@ -21,7 +21,7 @@ from hymir.jsonsafe import json_problem
 from hymir.running import JobCall, call_job, summarize
 from hymir.validation import InputBinding, describe
 from hymir.workflow import Workflow
-from hymir_airflow.compat import ChosenRescheduleInterval, redact, seal, unseal
+from hymir_airflow.compat import ChosenRescheduleInterval, redact, seal, seals_encrypted, unseal
 from hymir_airflow.state import STORE_KEY, JobRecord, job_status
 from hymir_airflow.values import decode, encode
 
@@ -204,11 +204,18 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
         """A Failure value as kept for display: masked, and its repr when JSON cannot carry it."""
         return redact(value if json_problem(value) is None else repr(value))
 
-    @staticmethod
-    def _kept_context(context: dict[str, Any]) -> dict[str, Any]:
+    def _kept_context(self, context: dict[str, Any]) -> dict[str, Any]:
         """The record's context fields: masked for display, and sealed whole when masking changed it."""
         shown = redact(context)
-        return {"context": shown, "sealed_context": None if shown == context else seal(context)}
+        if shown == context:
+            return {"context": shown, "sealed_context": None}
+        if not seals_encrypted():
+            self.log.warning(
+                "%s: its context holds secrets, which the task state store keeps unencrypted because no "
+                "Fernet key is configured; set [core] fernet_key to have them encrypted",
+                self._who(),
+            )
+        return {"context": shown, "sealed_context": seal(context)}
 
     @staticmethod
     def _context(record: JobRecord) -> dict[str, Any]:

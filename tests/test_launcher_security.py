@@ -8,6 +8,7 @@ and on a home whose files were made readable by everyone beforehand.
 
 from __future__ import annotations
 
+import base64
 import os
 import stat
 from pathlib import Path
@@ -18,7 +19,7 @@ from hymir_airflow.launcher import PASSWORDS_FILE, LocalDeployment
 
 pytestmark = [pytest.mark.airflow, pytest.mark.deployment]
 
-SECRET_FILES = (PASSWORDS_FILE, ".jwt-secret", ".api-secret")
+SECRET_FILES = (PASSWORDS_FILE, ".jwt-secret", ".api-secret", ".fernet-key")
 
 
 def say(message: str) -> None:
@@ -42,7 +43,8 @@ def test_modes_are_fixed_on_an_existing_home(tmp_path):
     home.mkdir(mode=0o755)
     home.chmod(0o755)
     for name in SECRET_FILES:
-        (home / name).write_text("old-secret")
+        # A Fernet key must be 32 bytes in URL-safe base64 to be one.
+        (home / name).write_text(base64.urlsafe_b64encode(b"k" * 32).decode() if name == ".fernet-key" else "old-secret")
         (home / name).chmod(0o644)
     deployment = LocalDeployment(home=home, dags_folder=tmp_path / "dags")
     deployment.prepare(report=say)

@@ -1,0 +1,31 @@
+"""Jobs that handle secrets the way users do, for the redaction tests: in messages, Failure values and contexts."""
+
+from __future__ import annotations
+
+from airflow.sdk import Variable
+
+from hymir import CheckLater, Failure, JobState, Success, job
+
+#: The sensitive Variable the jobs read; its name makes Airflow's masker hide its value.
+SECRET_VARIABLE = "hymir_api_key"
+
+
+@job()
+def leak_in_exception():
+    """Raise with the secret inside the message, as a failed connection string would show it."""
+    secret = Variable.get(SECRET_VARIABLE)
+    raise RuntimeError(f"could not connect to postgresql://admin:{secret}@db.example/orders")
+
+
+@job()
+def leak_in_failure():
+    """Fail with the secret inside the Failure value."""
+    return Failure({"tried_with": Variable.get(SECRET_VARIABLE)})
+
+
+@job(inputs=["job_state"], output="password")
+def keep_password_in_context(password: str, job_state: JobState):
+    """Keep a password in the CheckLater context, and succeed with what the next check got back."""
+    if "cached_password" not in job_state.context:
+        return CheckLater(wait_for=0, context={"cached_password": password, "step": 1})
+    return Success(job_state.context["cached_password"])

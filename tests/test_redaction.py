@@ -1,0 +1,73 @@
+"""What Hymir stores for display on Airflow passes the secrets masker; the jobs still get real values.
+
+Runs in-process (dag.test on the session's SQLite database, with a Fernet key as a deployment has):
+a job's exception text, its Failure value and its CheckLater context hold a secret; the job
+records and the task state store must show ``***`` (or an encrypted seal), while the job gets
+its real context back at the next check and its output stays the user's own value.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+pytestmark = pytest.mark.airflow
+
+airflow = pytest.importorskip("airflow")
+
+from airflow.models.task_state_store import TaskStateStoreModel  # noqa: E402
+from airflow.models.variable import Variable  # noqa: E402
+from airflow.utils.session import create_session  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+from hymir import Group, JobStatus, Workflow  # noqa: E402
+from tests import redaction_jobs as jobs  # noqa: E402
+
+
+@pytest.fixture
+def secret(airflow_executor) -> str:
+    value = f"sk-{uuid.uuid4().hex}"
+    from hymir_airflow.inprocess import ensure_database
+
+    ensure_database()
+    Variable.set(jobs.SECRET_VARIABLE, value)
+    yield value
+    Variable.delete(jobs.SECRET_VARIABLE)
+
+
+def stored_records(dag_id: str, run_id: str) -> list[str]:
+    with create_session() as session:
+        query = select(TaskStateStoreModel.value).where(
+            TaskStateStoreModel.dag_id == dag_id, TaskStateStoreModel.run_id == run_id
+        )
+        return [str(value) for value in session.scalars(query)]
+
+
+def test_records_are_masked_and_the_job_still_gets_its_context(airflow_executor, secret):
+    password = f"pw-{uuid.uuid4().hex}"
+    workflow = Workflow(
+        Group(jobs.leak_in_exception(), jobs.leak_in_failure(), jobs.keep_password_in_context(password))
+    )
+    run_id = airflow_executor.run(workflow)
+    airflow_executor.wait(run_id, timeout=120)
+    states = airflow_executor.job_states(run_id)
+
+    raised, failed, waited = states["1"], states["2"], states["3"]
+    assert raised.status is JobStatus.FAILURE
+    assert "RuntimeError: could not connect to postgresql://admin:***@db.example/orders" in raised.exception
+    assert secret not in raised.exception
+    assert failed.status is JobStatus.FAILURE
+    assert failed.result == {"tried_with": "***"}
+    assert secret not in failed.exception
+    assert waited.status is JobStatus.SUCCESS, waited.exception
+    assert waited.context == {"cached_password": "***", "step": 1}
+    # The job got the real context back, and its output is its own value: outputs are user data.
+    assert waited.result == password
+    assert airflow_executor.outputs(run_id) == {"password": [password]}
+
+    records = stored_records(airflow_executor.dag_id(run_id), run_id)
+    assert len(records) == 3
+    assert all(secret not in record and password not in record for record in records), records
+    sealed = [record for record in records if "sealed_context" in record and "gAAAA" in record]
+    assert len(sealed) == 1, "the context with the password is sealed with the Fernet key"
