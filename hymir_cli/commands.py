@@ -112,10 +112,10 @@ def run(spec: str, max_workers: int, verbose: bool) -> None:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     else:  # the table shows each outcome; keep the executor's tracebacks off the progress bar
         logging.getLogger("hymir").addHandler(logging.NullHandler())
-    executor = LocalExecutor(max_workers=max_workers)
-    run_id = executor.run(workflow)
-    state = _wait_showing_progress(executor, run_id, label=f"running {spec}")
-    click.echo(run_report(workflow, executor.job_states(run_id), state, executor.outputs(run_id)))
+    with LocalExecutor(max_workers=max_workers) as executor:
+        run_id = executor.run(workflow)
+        state = _wait_showing_progress(executor, run_id, label=f"running {spec}")
+        click.echo(run_report(workflow, executor.job_states(run_id), state, executor.outputs(run_id)))
     if state.status is not WorkflowStatus.SUCCESS:
         sys.exit(1)
 

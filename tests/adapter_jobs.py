@@ -7,6 +7,7 @@ function again by its dotted name.
 from __future__ import annotations
 
 from hymir import JobState, Retry, Success, job
+from tests.scenario_jobs import count_call
 
 
 @job(inputs=["job_state"], output="value")
@@ -26,10 +27,7 @@ def always_retry_quickly():
 @job(output="value")
 def raise_on_first_try(calls_path: str):
     """Raise an unhandled exception on the first call; succeed on a later one with the number of calls."""
-    with open(calls_path, "a") as handle:
-        handle.write("call\n")
-    with open(calls_path) as handle:
-        calls = len(handle.readlines())
+    calls = count_call(calls_path)
     if calls == 1:
         raise RuntimeError("the first try always breaks")
     return Success({"calls": calls})

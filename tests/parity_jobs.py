@@ -12,6 +12,7 @@ import time
 from typing import Any, Optional
 
 from hymir import CheckLater, Failure, Retry, Success, job
+from tests.scenario_jobs import count_call
 
 #: Values that must travel unchanged from a producer to consumers, outputs() and job_states().
 VALUES: dict[str, Any] = {
@@ -40,14 +41,6 @@ VALUES: dict[str, Any] = {
 
 #: A string no UTF-8 store can carry: the producer must be refused on every engine.
 LONE_SURROGATE = "a\ud800b"
-
-
-def _tally(path: str) -> int:
-    """Record one call in ``path``; return how many calls it has recorded."""
-    with open(path, "a") as handle:
-        handle.write("call\n")
-    with open(path) as handle:
-        return len(handle.readlines())
 
 
 # --- 1. arguments ----------------------------------------------------------------------------
@@ -120,7 +113,7 @@ def huge_wait(path: str, kind: str, seconds: float):
     Succeeding on a later call keeps an engine that wrongly accepts the wait from looping for ever
     (a VirtualClock jumps over any wait): the test then sees SUCCESS instead of FAILURE.
     """
-    if _tally(path) > 1:
+    if count_call(path) > 1:
         return Success("called again after the huge wait")
     if kind == "check_later":
         return CheckLater(wait_for=seconds)
@@ -195,7 +188,7 @@ def bare_list(number: list):
 @job()
 def retry_always(path: str, max_retries: int | None = None):
     """Count a call and ask for a retry (tiny wait), with ``max_retries`` when given."""
-    _tally(path)
+    count_call(path)
     return Retry(wait_min=0, wait_max=0.05, max_retries=max_retries)
 
 
@@ -260,7 +253,7 @@ def delete_xcom_of(producer_job_id: str):
 @job(inputs=["value"], output="received")
 def record_and_receive(path: str, value):
     """Count a call, and report the single value of the input 'value' it received."""
-    _tally(path)
+    count_call(path)
     return Success({"got": value, "type": type(value).__name__})
 
 
@@ -276,7 +269,7 @@ def scripted(key: str, script: list, counter_dir: str, job_state, feed: list[Any
     A Success reports what the job saw: its value, its list input ``feed`` (if bound), and the
     retries, checks and context of its ``job_state``.
     """
-    call = _tally(os.path.join(counter_dir, key)) - 1
+    call = count_call(os.path.join(counter_dir, key)) - 1
     kind, *rest = script[min(call, len(script) - 1)]
     if kind == "success":
         return Success(

@@ -131,10 +131,15 @@ def hang(calls_path: str, seconds: float = 120):
 
 # --- worker killed: producers that hang on their first try, and a list consumer -----------------
 
-@job(inputs=["job_state", "note_dir"], output="produced")
-def victim(index: int, seconds: float, *, job_state: JobState, note_dir: str):
+def _try_number(note_dir: str, prefix: str) -> int:
+    """This call's number, from the notes earlier calls left (an Airflow retry is not a retry the job asked for)."""
+    return 1 + sum(name.startswith(prefix) for name in os.listdir(note_dir)) if os.path.isdir(note_dir) else 1
+
+
+@job(inputs=["note_dir"], output="produced")
+def victim(index: int, seconds: float, *, note_dir: str):
     """Note which worker runs this try; work ``seconds`` on the first try, return at once on a retry."""
-    try_number = job_state.retries + 1
+    try_number = _try_number(note_dir, f"victim-{index}-try-")
     _note(note_dir, f"victim-{index}-try-{try_number}.json",
           {"worker": os.environ.get("HYMIR_COMPONENT"), "pid": os.getpid(), "at": time.time()})
     if try_number == 1:
@@ -142,10 +147,10 @@ def victim(index: int, seconds: float, *, job_state: JobState, note_dir: str):
     return Success({"index": index, "try": try_number})
 
 
-@job(inputs=["job_state", "note_dir"], output="fragile")
-def fragile(seconds: float, *, job_state: JobState, note_dir: str):
+@job(inputs=["note_dir"], output="fragile")
+def fragile(seconds: float, *, note_dir: str):
     """Like ``victim``, but its task has retries=0: a lost worker fails it for good."""
-    try_number = job_state.retries + 1
+    try_number = _try_number(note_dir, "fragile-try-")
     _note(note_dir, f"fragile-try-{try_number}.json",
           {"worker": os.environ.get("HYMIR_COMPONENT"), "pid": os.getpid(), "at": time.time()})
     time.sleep(seconds)

@@ -13,7 +13,7 @@ import os
 from hymir import CheckLater, Failure, Retry, Success, job
 
 
-def _tally(path: str) -> int:
+def count_call(path: str) -> int:
     """Record one call in ``path``; return how many calls it has recorded."""
     with open(path, "a") as handle:
         handle.write("call\n")
@@ -59,13 +59,13 @@ def fail_with(reason):
 @job()
 def tally(path: str):
     """Count a call and succeed."""
-    return Success(_tally(path))
+    return Success(count_call(path))
 
 
 @job()
 def always_retry(path: str, max_retries: int):
     """Ask for a retry every time."""
-    _tally(path)
+    count_call(path)
     return Retry(wait_min=0, wait_max=0.3, max_retries=max_retries)
 
 

@@ -32,10 +32,10 @@ CHROMIUM_ARGS = [
 
 #: The job table of a successful hymir_words run, cell by cell as the page shows it.
 WORDS_JOBS = [
-    ["1", "hymir.examples.words.uppercase", "uppercase", "success", "1", "0 of 3", "0", "—", "—", '"HELLO"'],
-    ["2", "hymir.examples.words.uppercase", "uppercase_2", "success", "1", "0 of 3", "0", "—", "—", '"HYMIR"'],
-    ["3", "hymir.examples.words.uppercase", "uppercase_3", "success", "1", "0 of 3", "0", "—", "—", '"WORLD"'],
-    ["4", "hymir.examples.words.count", "count", "success", "1", "0 of 3", "0", "—", "—", "3"],
+    ["1", "hymir.examples.words.uppercase", "uppercase", "success", "1", "0", "0", "—", "—", '"HELLO"'],
+    ["2", "hymir.examples.words.uppercase", "uppercase_2", "success", "1", "0", "0", "—", "—", '"HYMIR"'],
+    ["3", "hymir.examples.words.uppercase", "uppercase_3", "success", "1", "0", "0", "—", "—", '"WORLD"'],
+    ["4", "hymir.examples.words.count", "count", "success", "1", "0", "0", "—", "—", "3"],
 ]
 COLUMNS = ["Job", "Function", "Task", "Status", "Try", "Retries", "Checks", "Context", "Exception", "Output"]
 

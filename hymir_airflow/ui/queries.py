@@ -68,6 +68,9 @@ class DagSummary:
 class JobRow:
     """One job of a run: what Airflow knows of its task, and previews of what the job recorded and returned.
 
+    ``retries`` counts the retries the job asked for; ``try_number`` is Airflow's, which also
+    counts retries of failures the job did not ask for (a lost worker, ...).
+
     A preview is None when there is nothing to show: no context, no exception, no Failure value, no output.
     """
 
@@ -76,17 +79,12 @@ class JobRow:
     function: str | None
     state: str | None
     try_number: int
-    retries_allowed: int
+    retries: int
     checks: int
     context: Preview | None
     exception: Preview | None
     failure: Preview | None
     output: Preview | None
-
-    @property
-    def retries_used(self) -> int:
-        """Retries so far: every try after the first."""
-        return max(self.try_number - 1, 0)
 
 
 @dataclass(frozen=True)
@@ -175,7 +173,7 @@ def run_detail(session: Session, dag_bag: DBDagBag, dag_id: str, run_id: str, pa
                 function=getattr(task, "hymir_function", None),
                 state=plain_state(row.state) if row else None,
                 try_number=row.try_number if row else 0,
-                retries_allowed=task.retries or 0,
+                retries=record.retries,
                 checks=record.checks,
                 context=preview_json(record.context) if record.context else None,
                 exception=preview_text(record.exception) if record.exception else None,
