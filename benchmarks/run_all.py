@@ -22,7 +22,7 @@ from pathlib import Path
 from harness import Row, load_rows, markdown, progress
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("build", "import_cost", "run", "fanin", "memory")
+BENCHMARKS = ("build", "worker_parse", "import_cost", "run", "fanin", "memory")
 
 
 def run_one(name: str, quick: bool, folder: Path) -> list[Row]:

@@ -126,6 +126,10 @@ class Job:
         """
         return replace(self, inputs=[_input_entry(entry) for entry in inputs])
 
+    def with_identity(self, identity: int | str) -> Job:
+        """This job under another identity (what a workflow gives each of its jobs)."""
+        return Job(self.name, identity, self.args, self.kwargs, self.output, self.inputs, self.meta)
+
     def with_meta(self, **meta: Any) -> Job:
         """Add metadata to the job."""
         return replace(self, meta={**(self.meta or {}), **meta})

@@ -6,6 +6,8 @@ import math
 from typing import Any
 
 _SCALARS = (int, bool, type(None))
+#: Values that need no walk: always JSON-safe as they are.
+_PLAIN = frozenset({int, bool, type(None)})
 
 
 def json_problem(value: Any, where: str = "value") -> str | None:
@@ -14,6 +16,8 @@ def json_problem(value: Any, where: str = "value") -> str | None:
     JSON-safe means: None, bool, int, finite float, str (valid Unicode: no lone surrogates), list,
     and dict with string keys, nested freely. Tuples are refused because they come back as lists.
     """
+    if type(value) in _PLAIN or (type(value) in (list, dict) and not value):
+        return None
     stack = [(value, where)]
     while stack:
         item, path = stack.pop()

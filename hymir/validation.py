@@ -170,13 +170,24 @@ def _check_job(
                 UserWarning,
             )
         bindings.append(InputBinding(output, parameter, producers, many))
-    try:
-        info.signature.bind(*job.args, **job.kwargs, **{b.parameter: None for b in bindings})
-    except TypeError as error:
-        raise InvalidWorkflow(
-            f"{describe(job)}: its arguments and inputs do not fit {function.__name__}{info.signature}: {error}"
-        ) from None
+    problem = _binding_problem(function, len(job.args), (*job.kwargs, *(b.parameter for b in bindings)))
+    if problem:
+        raise InvalidWorkflow(f"{describe(job)}: its arguments and inputs do not fit {function.__name__}{info.signature}: {problem}")
     return bindings
+
+
+@functools.lru_cache(maxsize=4096)
+def _binding_problem(function: Callable[..., Any], positional: int, keywords: tuple[str, ...]) -> str | None:
+    """Why ``positional`` arguments and these keyword names do not fit ``function``, or None.
+
+    Whether a call fits depends on the count and the names only, so jobs of one function called
+    alike are checked once.
+    """
+    try:
+        _signature_of(function).signature.bind(*range(positional), **dict.fromkeys(keywords))
+    except TypeError as error:
+        return str(error)
+    return None
 
 
 def validate_params(params: Any, jobs: Mapping[str, Job]) -> dict[str, Any]:

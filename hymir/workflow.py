@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import graphlib
 import json
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Union
@@ -68,7 +67,7 @@ class _GraphBuilder:
         """Add a member; return its structure and its entry and exit job identities."""
         if isinstance(member, Job):
             identity = str(len(self.jobs) + 1)
-            self.jobs[identity] = replace(member, identity=identity)
+            self.jobs[identity] = member.with_identity(identity)
             return identity, [identity], [identity]
         parts = [self.add(child) for child in member.members]
         structure = (member.kind, tuple(part[0] for part in parts))
@@ -167,19 +166,31 @@ class Workflow:
         self._bindings = validate_jobs(self._jobs, self._order, self._predecessors, self._params)
 
     def _topological_order(self) -> list[str]:
-        """Job identities so that every job follows its predecessors; ties keep definition order."""
+        """Job identities so that every job follows its predecessors; ties keep definition order.
+
+        Jobs come in waves: first those without predecessors, then those whose predecessors are
+        all in earlier waves, and so on, each wave in definition order.
+        """
         position = {identity: index for index, identity in enumerate(self._jobs)}
-        sorter = graphlib.TopologicalSorter(self._predecessors)
-        try:
-            sorter.prepare()
-        except graphlib.CycleError as error:
-            cycle = " -> ".join(error.args[1])
-            raise InvalidWorkflow(f"the workflow's edges form a cycle: {cycle}") from None
+        waiting = {identity: len(upstreams) for identity, upstreams in self._predecessors.items()}
+        successors: dict[str, list[str]] = {identity: [] for identity in self._jobs}
+        for identity, upstreams in self._predecessors.items():
+            for upstream in upstreams:
+                successors[upstream].append(identity)
+        wave = [identity for identity, count in waiting.items() if count == 0]
         order: list[str] = []
-        while sorter.is_active():
-            ready = sorted(sorter.get_ready(), key=position.__getitem__)
-            order.extend(ready)
-            sorter.done(*ready)
+        while wave:
+            order.extend(wave)
+            following = []
+            for identity in wave:
+                for successor in successors[identity]:
+                    waiting[successor] -= 1
+                    if waiting[successor] == 0:
+                        following.append(successor)
+            wave = sorted(following, key=position.__getitem__)
+        if len(order) < len(self._jobs):
+            cycle = " -> ".join(_a_cycle(self._predecessors, set(self._jobs) - set(order)))
+            raise InvalidWorkflow(f"the workflow's edges form a cycle: {cycle}")
         return order
 
     def on(self, event: Workflow.Callbacks, job: Job) -> Workflow:
@@ -363,6 +374,19 @@ class Workflow:
             for callback in items:
                 workflow.on(event, callback)
         return workflow
+
+
+def _a_cycle(predecessors: Mapping[str, list[str]], stuck: set[str]) -> list[str]:
+    """One cycle among the ``stuck`` jobs (those a topological order could not place), as a closed path."""
+    start = min(stuck)
+    path, seen = [start], {start: 0}
+    while True:
+        upstream = next(u for u in predecessors[path[-1]] if u in stuck)
+        if upstream in seen:
+            cycle = path[seen[upstream]:] + [upstream]
+            return cycle[::-1]
+        seen[upstream] = len(path)
+        path.append(upstream)
 
 
 def _structure_to_data(structure: Structure | None) -> Any:

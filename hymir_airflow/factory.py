@@ -8,7 +8,7 @@ import itertools
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.sdk import DAG, BaseOperator, Param, TaskGroup, conf
+from airflow.sdk import DAG, BaseOperator, Param, TaskGroup, conf, get_parsing_context
 
 from hymir.errors import InvalidWorkflow
 from hymir.job import DEFAULT_CHECK_INTERVAL, RETRY_LIMIT, resolve_function
@@ -96,41 +96,108 @@ def workflow_to_dag(
         fail_fast=workflow.fail_fast,
         **dag_kwargs,
     ) as dag:
-        groups = _task_groups(workflow.structure, task_ids) if task_groups else {}
-        tasks = {}
-        for job_id in [*workflow.jobs, *workflow.callback_ids()]:
-            job = workflow[job_id]
-            arguments = {**operator_defaults, **operator_overrides(job)}
-            name = display_name(job)
-            if name != task_ids[job_id]:
-                arguments["task_display_name"] = name
-            tasks[job_id] = HymirJobOperator(
-                task_id=task_ids[job_id],
-                workflow=workflow,
-                job_id=job_id,
-                task_ids=task_ids,
-                doc_md=_function_doc(job.name),
-                task_group=groups.get(job_id),
-                retries=RETRY_LIMIT + arguments["airflow_retries"],
-                **arguments,
-            )
-        dependencies = workflow.dependencies
-        for job_id, predecessors in dependencies:
-            for upstream in predecessors:
-                _link(tasks[upstream], tasks[job_id])
-        leaves = _leaves(workflow, dependencies)
-        teardowns = [tasks[callback_id].as_teardown() for callback_id in workflow.callback_ids()]
-        if workflow.fail_fast:
-            gate = FailFastGate(
-                task_id=_free_task_id(FAIL_FAST_TASK_ID, task_ids),
-                job_task_ids=[task_ids[job_id] for job_id in workflow.jobs],
-                doc_md=FailFastGate.__doc__,
-            )
-            teardowns.append(gate.as_teardown(on_failure_fail_dagrun=True))
-        for teardown in teardowns:
-            for leaf in leaves:
-                _link(tasks[leaf], teardown)
+        gate_id = _free_task_id(FAIL_FAST_TASK_ID, task_ids) if workflow.fail_fast else None
+        running = _task_being_run(dag_id, task_ids, gate_id)
+        if running is not None:
+            _build_for_worker(workflow, running, task_ids, gate_id, operator_defaults)
+        else:
+            _build_whole(workflow, task_ids, gate_id, operator_defaults, task_groups)
     return dag
+
+
+def _task_being_run(dag_id: str, task_ids: dict[str, str], gate_id: str | None) -> str | None:
+    """The task id a worker is about to run in this DAG, when Airflow's parsing context names one.
+
+    Every task run parses its DAG file again, under a parsing context naming the DAG and the
+    task; then only that task needs to exist. An unknown task id gives None, so the whole DAG
+    is built and Airflow reports the missing task in its own words.
+    """
+    context = get_parsing_context()
+    if context.dag_id != dag_id or context.task_id is None:
+        return None
+    known = {*task_ids.values(), gate_id}
+    return context.task_id if context.task_id in known else None
+
+
+def _build_whole(
+    workflow: Workflow,
+    task_ids: dict[str, str],
+    gate_id: str | None,
+    operator_defaults: dict[str, Any],
+    task_groups: bool,
+) -> None:
+    """Every task of the workflow with its edges and TaskGroups, in the DAG being defined."""
+    groups = _task_groups(workflow.structure, task_ids) if task_groups else {}
+    tasks = {
+        job_id: _job_task(workflow, job_id, task_ids, operator_defaults, groups.get(job_id))
+        for job_id in workflow.jobs
+    }
+    for callback_id in workflow.callback_ids():
+        tasks[callback_id] = _job_task(workflow, callback_id, task_ids, operator_defaults, None, teardown=True)
+    dependencies = workflow.dependencies
+    for job_id, predecessors in dependencies:
+        for upstream in predecessors:
+            _link(tasks[upstream], tasks[job_id])
+    leaves = _leaves(workflow, dependencies)
+    teardowns = [tasks[callback_id] for callback_id in workflow.callback_ids()]
+    if gate_id is not None:
+        teardowns.append(_fail_fast_gate(workflow, task_ids, gate_id))
+    for teardown in teardowns:
+        for leaf in leaves:
+            _link(tasks[leaf], teardown)
+
+
+def _build_for_worker(
+    workflow: Workflow,
+    task_id: str,
+    task_ids: dict[str, str],
+    gate_id: str | None,
+    operator_defaults: dict[str, Any],
+) -> None:
+    """Only the task a worker runs: what it does needs no other task, edge or group of the DAG."""
+    if task_id == gate_id:
+        _fail_fast_gate(workflow, task_ids, gate_id)
+        return
+    job_id = next(job_id for job_id, name in task_ids.items() if name == task_id)
+    _job_task(workflow, job_id, task_ids, operator_defaults, None, teardown=job_id not in workflow.jobs)
+
+
+def _job_task(
+    workflow: Workflow,
+    job_id: str,
+    task_ids: dict[str, str],
+    operator_defaults: dict[str, Any],
+    group: TaskGroup | None,
+    *,
+    teardown: bool = False,
+) -> HymirJobOperator:
+    """The task of one job; a ``teardown`` for an ON_FINISHED callback."""
+    job = workflow[job_id]
+    arguments = {**operator_defaults, **operator_overrides(job)}
+    name = display_name(job)
+    if name != task_ids[job_id]:
+        arguments["task_display_name"] = name
+    task = HymirJobOperator(
+        task_id=task_ids[job_id],
+        workflow=workflow,
+        job_id=job_id,
+        task_ids=task_ids,
+        doc_md=_function_doc(job.name),
+        task_group=group,
+        retries=RETRY_LIMIT + arguments["airflow_retries"],
+        **arguments,
+    )
+    return task.as_teardown() if teardown else task
+
+
+def _fail_fast_gate(workflow: Workflow, task_ids: dict[str, str], gate_id: str) -> BaseOperator:
+    """The teardown that fails a fail_fast workflow's run when a job failed."""
+    gate = FailFastGate(
+        task_id=gate_id,
+        job_task_ids=[task_ids[job_id] for job_id in workflow.jobs],
+        doc_md=FailFastGate.__doc__,
+    )
+    return gate.as_teardown(on_failure_fail_dagrun=True)
 
 
 def _free_task_id(base: str, task_ids: dict[str, str]) -> str:

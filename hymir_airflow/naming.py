@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
 from hymir.job import Job
 from hymir.workflow import Workflow
+
+
+_SAFE = re.compile(r"[A-Za-z0-9_]+")
 
 
 def task_ids_for(workflow: Workflow) -> dict[str, str]:
@@ -23,12 +27,15 @@ def display_name(job: Job) -> str:
     return job.name.rsplit(".", 1)[-1]
 
 
+@functools.lru_cache(maxsize=4096)
 def _ascii_id(name: str) -> str:
     """``name`` as a task id every part of Airflow accepts: ASCII letters, digits and underscores.
 
     Accents are dropped (``größe`` gives ``groe``) and other characters become ``_``; a name with
     no letter or digit left is ``job``. The task's display name keeps the function's own name.
     """
+    if name.isascii() and _SAFE.fullmatch(name):
+        return name
     plain = re.sub(r"[^A-Za-z0-9_]", "_", unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode())
     return plain if plain.strip("_") else "job"
 

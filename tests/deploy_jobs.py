@@ -9,9 +9,15 @@ from hymir import Chain, CheckLater, Group, JobState, Retry, Success, Workflow, 
 
 @job(output="worker")
 def where_am_i(index: int, seconds: float):
-    """Work for a moment, then say which Airflow component (Celery worker) ran this job."""
+    """Work for a moment, then say which Airflow component (Celery worker) ran this job.
+
+    It also says how many tasks the DAG its worker parsed has: a worker builds only the task it runs.
+    """
+    from airflow.sdk import get_current_context
+
     time.sleep(seconds)
-    return Success({"index": index, "worker": os.environ.get("HYMIR_COMPONENT")})
+    dag_tasks = len(get_current_context()["dag"].task_dict)
+    return Success({"index": index, "worker": os.environ.get("HYMIR_COMPONENT"), "dag_tasks": dag_tasks})
 
 @job(inputs=["job_state"], output="flaky")
 def flaky(*, job_state: JobState):
@@ -33,6 +39,7 @@ def gather(worker: list[dict], flaky: int, waited: float):
     return Success(
         {
             "indexes": [report["index"] for report in worker],
+            "dag_tasks": sorted({report["dag_tasks"] for report in worker}),
             "workers": sorted({report["worker"] for report in worker}),
             "flaky_retries": flaky,
             "waited": waited,
@@ -43,4 +50,11 @@ def gather(worker: list[dict], flaky: int, waited: float):
 def distributed_workflow(parallel: int = 8, seconds: float = 3) -> Workflow:
     """A Group of parallel jobs beside a Retry and a CheckLater job, all feeding one consumer."""
     jobs = [where_am_i(index, seconds) for index in range(parallel)]
-    return Workflow(Chain(Group(*jobs, flaky(), wait_once()), gather()))
+    workflow = Workflow(Chain(Group(*jobs, flaky(), wait_once()), gather()))
+    return workflow.on(Workflow.Callbacks.ON_FINISHED, report_outcome())
+
+
+@job(inputs=["workflow_state", "summary"], output="outcome")
+def report_outcome(workflow_state, summary: list[dict]):
+    """An ON_FINISHED callback: the run's outcome and how many summaries it saw."""
+    return Success({"status": workflow_state.status.value, "summaries": len(summary)})

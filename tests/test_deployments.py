@@ -85,6 +85,8 @@ def test_distributed_celery_deployment_spreads_jobs_over_both_workers(distribute
     assert all(state.status is JobStatus.SUCCESS for state in states.values())
     summary = states["11"].result
     assert summary["indexes"] == list(range(8))
+    assert summary["dag_tasks"] == [1], "each worker builds only the task it runs (Airflow's parsing context)"
+    assert states["12"].result == {"status": "success", "summaries": 1}
     assert summary["workers"] == ["celery-worker-1", "celery-worker-2"]
     assert summary["flaky_retries"] == 2 and states["9"].retries == 2
     assert states["10"].checks == 1 and states["10"].retries == 0
