@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 import itertools
+import sys
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -182,6 +184,7 @@ def _job_task(
         workflow=workflow,
         job_id=job_id,
         task_ids=task_ids,
+        code_fingerprint=_code_fingerprint(job.name),
         doc_md=_function_doc(job.name),
         task_group=group,
         retries=RETRY_LIMIT + arguments["airflow_retries"],
@@ -274,6 +277,21 @@ def _task_groups(structure: Structure | None, task_ids: dict[str, str]) -> dict[
     for child in structure[1]:
         visit(child, None)
     return groups
+
+
+@functools.lru_cache(maxsize=None)
+def _code_fingerprint(name: str) -> str:
+    """A short hash of the source of the module that defines the job function.
+
+    It is a serialized field of the task, so the serialized DAG changes exactly when that code
+    does, and Airflow records a new DAG version (with its bundle version) for runs of new code.
+    """
+    module = sys.modules[resolve_function(name).__module__]
+    try:
+        source = inspect.getsource(module).encode()
+    except (OSError, TypeError):  # no source (a compiled or built-in module): its name stands for it
+        source = module.__name__.encode()
+    return hashlib.sha256(source).hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=None)

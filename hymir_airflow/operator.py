@@ -60,7 +60,8 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
     at least ``RETRY_LIMIT + airflow_retries`` (the factory sets it). ``job_args`` and
     ``job_kwargs`` are template fields so that the task's details show them, but they reach the
     job verbatim unless ``render_templates`` is set. A CheckLater waits at least
-    ``min_check_interval`` seconds (apache/airflow#71172).
+    ``min_check_interval`` seconds (apache/airflow#71172). ``code_fingerprint`` (serialized as
+    ``hymir_code``) identifies the code the job runs, so new code makes a new DAG version.
     """
 
     template_fields = ("job_args", "job_kwargs")
@@ -74,6 +75,7 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
         workflow: Workflow,
         job_id: str,
         task_ids: Mapping[str, str],
+        code_fingerprint: str | None = None,
         airflow_retries: int = 0,
         retry_on_exception: bool = False,
         render_templates: bool = False,
@@ -86,6 +88,7 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
         self.workflow = workflow
         self.hymir_job_id = job_id
         self.hymir_function = job.name
+        self.hymir_code = code_fingerprint
         self.task_ids = task_ids
         self.job_args = list(job.args)
         self.job_kwargs = dict(job.kwargs)
@@ -97,7 +100,7 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
 
     @classmethod
     def get_serialized_fields(cls):
-        return super().get_serialized_fields() | {"hymir_job_id", "hymir_function"}
+        return super().get_serialized_fields() | {"hymir_job_id", "hymir_function", "hymir_code"}
 
     def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
         """Render the job's arguments only when the job opted in: by default they reach it verbatim."""
