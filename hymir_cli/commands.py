@@ -6,12 +6,14 @@ command line is wrong (including a ``MODULE:WORKFLOW`` that names no workflow).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Iterator
+from pathlib import Path
+from typing import Any, Iterator
 
 import click
 
@@ -96,24 +98,46 @@ def graph(spec: str, fmt: str) -> None:
     click.echo(render(_load(spec).workflow, fmt))
 
 
+def _params(context: click.Context, parameter: click.Parameter, values: tuple[str, ...]) -> dict[str, Any]:
+    """``NAME=VALUE`` pairs as a dict; each VALUE is JSON when it parses as JSON, else the text itself."""
+    params: dict[str, Any] = {}
+    for item in values:
+        name, equals, text = item.partition("=")
+        if not equals or not name:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE")
+        try:
+            params[name] = json.loads(text)
+        except ValueError:
+            params[name] = text
+    return params
+
+
 @main.command(epilog=_TARGET_HELP)
 @click.argument("spec", metavar="MODULE:WORKFLOW")
 @click.option(
     "--max-workers", type=click.IntRange(min=1), default=8, show_default=True, help="Jobs that may run at once."
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log each job's result, and tracebacks, to stderr as they happen.")
-def run(spec: str, max_workers: int, verbose: bool) -> None:
+@click.option(
+    "-p", "--param", "params", multiple=True, callback=_params, metavar="NAME=VALUE",
+    help="Override a workflow param for this run; VALUE is read as JSON (42, true, [1, 2]), else taken as text.",
+)
+def run(spec: str, max_workers: int, verbose: bool, params: dict[str, Any]) -> None:
     """Run the workflow in this process (LocalExecutor) and print every job's outcome.
 
     Exits 1 when the workflow fails.
     """
     workflow = _load(spec).workflow
+    try:
+        workflow.resolve_params(params)
+    except InvalidWorkflow as error:
+        raise click.BadParameter(str(error), param_hint="--param") from None
     if verbose:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     else:  # the table shows each outcome; keep the executor's tracebacks off the progress bar
         logging.getLogger("hymir").addHandler(logging.NullHandler())
     with LocalExecutor(max_workers=max_workers) as executor:
-        run_id = executor.run(workflow)
+        run_id = executor.run(workflow, params=params)
         state = _wait_showing_progress(executor, run_id, label=f"running {spec}")
         click.echo(run_report(workflow, executor.job_states(run_id), state, executor.outputs(run_id)))
     if state.status is not WorkflowStatus.SUCCESS:
@@ -147,12 +171,21 @@ def _dag_id(context: click.Context, parameter: click.Parameter, value: str) -> s
 @click.option("--dag-id", required=True, callback=_dag_id, help="The DAG's id in Airflow.")
 @click.option("--schedule", help="A cron expression or preset such as @daily; without it the DAG runs when triggered.")
 @click.option("--start-date", type=click.DateTime(["%Y-%m-%d"]), help="First day (UTC) the schedule covers.")
-def dag(spec: str, dag_id: str, schedule: str | None, start_date: datetime | None) -> None:
-    """Print a drop-in Airflow DAG file that runs the workflow.
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the file here instead of printing it; nothing is written when the workflow is invalid.",
+)
+def dag(spec: str, dag_id: str, schedule: str | None, start_date: datetime | None, output: Path | None) -> None:
+    """Print (or write, with -o) a drop-in Airflow DAG file that runs the workflow.
 
     Save it into the dags folder of an Airflow deployment where hymir[airflow] and the
-    workflow's module can be imported, e.g. `hymir dag ... --dag-id nightly > dags/nightly.py`.
+    workflow's module can be imported, e.g. `hymir dag ... --dag-id nightly -o dags/nightly.py`.
     """
     target = _load(spec)
     day = None if start_date is None else start_date.date()
-    click.echo(dag_file(target, dag_id=dag_id, schedule=schedule, start_date=day), nl=False)
+    text = dag_file(target, dag_id=dag_id, schedule=schedule, start_date=day)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        click.echo(f"wrote {output}", err=True)

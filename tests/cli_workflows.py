@@ -88,3 +88,14 @@ def needs_argument(size: int) -> Workflow:
 
 
 not_a_workflow = 42
+
+
+@job(inputs=["name", "times"], output="greeting")
+def greet(*, name: str, times: int):
+    """Greet with the run's params."""
+    return Success(" ".join([f"hello {name}"] * times))
+
+
+def greeting() -> Workflow:
+    """One job that takes two workflow params."""
+    return Workflow(Chain(greet()), params={"name": "world", "times": 1})

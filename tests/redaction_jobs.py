@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow.sdk import Variable
 
-from hymir import CheckLater, Failure, JobState, Success, job
+from hymir import CheckLater, Failure, Group, JobState, Success, Workflow, job
 
 #: The sensitive Variable the jobs read; its name makes Airflow's masker hide its value.
 SECRET_VARIABLE = "hymir_api_key"
@@ -29,3 +29,19 @@ def keep_password_in_context(password: str, job_state: JobState):
     if "cached_password" not in job_state.context:
         return CheckLater(wait_for=0, context={"cached_password": password, "step": 1})
     return Success(job_state.context["cached_password"])
+
+
+@job(inputs=["job_state"], output="password")
+def keep_connection_password_in_context(job_state: JobState):
+    """Keep a Connection's password in the CheckLater context, and succeed with what the next check got back."""
+    from airflow.sdk import Connection
+
+    if "cached_password" not in job_state.context:
+        password = Connection.get("hymir_secret_api").password
+        return CheckLater(wait_for=1, context={"cached_password": password, "step": 1})
+    return Success(len(job_state.context["cached_password"]))
+
+
+def leaking_workflow() -> Workflow:
+    """Three jobs that put a secret where Hymir records it: an exception, a Failure value, a context."""
+    return Workflow(Group(leak_in_exception(), leak_in_failure(), keep_connection_password_in_context()))

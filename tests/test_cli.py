@@ -287,3 +287,32 @@ def test_without_click_the_command_says_how_to_install_it():
     result = hymir_without("click", "--help")
     assert result.returncode == 1
     assert result.stderr == "The hymir command needs click, which comes with the cli extra: pip install 'hymir[cli]'\n"
+
+
+def test_run_overrides_params_given_as_json_or_text():
+    result = hymir("run", f"{W}:greeting", "--param", "name=Ada", "-p", "times=2")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "outputs:  {'greeting': ['hello Ada hello Ada']}"
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [("nmae=Ada", "unknown params ['nmae']"), ("name", "'name' is not NAME=VALUE")],
+    ids=["unknown", "no-equals"],
+)
+def test_run_refuses_a_bad_param_as_a_usage_error(argument, message):
+    result = hymir("run", f"{W}:greeting", "--param", argument)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+@pytest.mark.airflow
+def test_dag_output_file_is_written_only_for_a_valid_workflow(tmp_path):
+    written = tmp_path / "cli_nested.py"
+    result = hymir("dag", f"{W}:nested", "--dag-id", "cli_nested", "-o", str(written))
+    assert result.returncode == 0, result.stderr
+    assert written.read_text() == hymir("dag", f"{W}:nested", "--dag-id", "cli_nested").stdout
+    refused = tmp_path / "cli_broken.py"
+    result = hymir("dag", f"{W}:broken", "--dag-id", "cli_broken", "--output", str(refused))
+    assert result.returncode == 1
+    assert not refused.exists()

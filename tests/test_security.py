@@ -15,6 +15,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -244,6 +245,7 @@ def test_secrets_are_masked_in_a_deployments_task_log(distributed):
     """On a real deployment the worker's supervisor masks the task log, printed lines included."""
     import httpx
 
+    from tests import redaction_jobs
     from tests.deployment_fixtures import remote
 
     secret, password = f"sk-{uuid.uuid4().hex}", f"pw-{uuid.uuid4().hex}"
@@ -274,3 +276,27 @@ def test_secrets_are_masked_in_a_deployments_task_log(distributed):
     assert secret not in log and password not in log
     assert "printing the variable: ***; the templated argument: ***; the password: ***" in log
     assert secret not in json.dumps(rendered) and rendered["job_args"][0] == "***"
+
+    # What Hymir records of jobs that put the secrets into an exception, a Failure value and a
+    # context: the task state store (read through the REST API) and the Hymir page show neither.
+    api.request("DELETE", f"/variables/{redaction_jobs.SECRET_VARIABLE}")
+    assert api.post("/variables", json={"key": redaction_jobs.SECRET_VARIABLE, "value": secret}).status_code < 300
+    executor.wait_for_dag("hymir_rel_leaks", timeout=120)
+    run_id = executor.run(redaction_jobs.leaking_workflow(), dag_id="hymir_rel_leaks")
+    assert executor.wait(run_id, sleep=1, timeout=180).status.value == "failure"
+    states = executor.job_states(run_id)
+    assert "postgresql://admin:***@db.example/orders" in states["1"].exception
+    assert states["2"].result == {"tried_with": "***"}
+    assert states["3"].result == len(password), "the job got the real password back at its next check"
+    assert states["3"].context == {"cached_password": "***", "step": 1}
+    stored = {
+        task: api.get(f"/dags/hymir_rel_leaks/dagRuns/{run_id}/taskInstances/{task}/state-store").text
+        for task in ("leak_in_exception", "leak_in_failure", "keep_connection_password_in_context")
+    }
+    say(f"state store through the REST API: {stored}")
+    assert all("hymir" in text for text in stored.values())
+    page = httpx.get(f"{distributed.api_url}/hymir/dags/hymir_rel_leaks/runs/{quote(run_id, safe='')}",
+                     headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert page.status_code == 200 and "***" in page.text
+    for text in [*stored.values(), page.text]:
+        assert secret not in text and password not in text

@@ -8,6 +8,7 @@ default of 300 s, so the fault tests do not wait five minutes.
 from datetime import timedelta
 
 from hymir_airflow import workflow_to_dag
+from tests import redaction_jobs
 from tests import reliability_jobs as jobs
 
 QUICK_RETRIES = {"retry_delay": timedelta(seconds=2)}
@@ -20,3 +21,4 @@ database_cut_dag = workflow_to_dag(
     jobs.database_cut_workflow(), dag_id="hymir_rel_database_cut", default_args=QUICK_RETRIES
 )
 secret_dag = workflow_to_dag(jobs.secret_workflow(), dag_id="hymir_rel_secret")
+leaking_dag = workflow_to_dag(redaction_jobs.leaking_workflow(), dag_id="hymir_rel_leaks", min_check_interval=1)
