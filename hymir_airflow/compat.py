@@ -54,3 +54,15 @@ class ChosenRescheduleInterval:
 
     def _get_next_poke_interval(self, started_at: Any, run_duration: Any, poke_count: int) -> float:
         return max(0.0, min(self.next_check, self.timeout - run_duration()))
+
+
+def link_tasks(upstream: Any, downstream: Any) -> None:
+    """``upstream >> downstream`` for two tasks known to be in the same DAG, in constant time.
+
+    Airflow's ``>>`` first checks that both tasks belong to one DAG by putting their DAGs in a
+    set, and a DAG's hash covers every task id: linking n tasks that way costs O(n²) (a Chain of
+    Groups of 10,000 jobs spent 54 s in it). The factory knows both tasks are in its DAG, so the
+    edge is recorded as ``>>`` records it in the end: in the two tasks' sets of neighbour ids.
+    """
+    upstream.downstream_task_ids.add(downstream.node_id)
+    downstream.upstream_task_ids.add(upstream.node_id)

@@ -16,6 +16,7 @@ from hymir.errors import InvalidWorkflow
 from hymir.job import DEFAULT_CHECK_INTERVAL, RETRY_LIMIT, resolve_function
 from hymir.workflow import Structure, Workflow
 from hymir_airflow.meta import operator_overrides
+from hymir_airflow.compat import link_tasks
 from hymir_airflow.fail_fast import FAIL_FAST_TASK_ID, FailFastGate
 from hymir_airflow.naming import UniqueNames, display_name, task_ids_for
 from hymir_airflow.operator import HymirJobOperator
@@ -139,14 +140,14 @@ def _build_whole(
     dependencies = workflow.dependencies
     for job_id, predecessors in dependencies:
         for upstream in predecessors:
-            _link(tasks[upstream], tasks[job_id])
+            link_tasks(tasks[upstream], tasks[job_id])
     leaves = _leaves(workflow, dependencies)
     teardowns = [tasks[callback_id] for callback_id in workflow.callback_ids()]
     if gate_id is not None:
         teardowns.append(_fail_fast_gate(workflow, task_ids, gate_id))
     for teardown in teardowns:
         for leaf in leaves:
-            _link(tasks[leaf], teardown)
+            link_tasks(tasks[leaf], teardown)
 
 
 def _build_for_worker(
@@ -209,18 +210,6 @@ def _free_task_id(base: str, task_ids: dict[str, str]) -> str:
     for task_id in task_ids.values():
         names.claim(task_id)
     return names.claim(base)
-
-
-def _link(upstream: BaseOperator, downstream: BaseOperator) -> None:
-    """``upstream >> downstream`` for two tasks that the factory made in the same DAG, in constant time.
-
-    Airflow's ``>>`` first checks that both tasks belong to one DAG by putting their DAGs in a
-    set, and a DAG's hash covers every task id: linking n tasks that way costs O(n²) (a Chain of
-    Groups of 10,000 jobs spent 54 s in it). Both tasks are known to be in this DAG, so the edge
-    is recorded as ``>>`` records it in the end: in the two tasks' sets of neighbour ids.
-    """
-    upstream.downstream_task_ids.add(downstream.node_id)
-    downstream.upstream_task_ids.add(upstream.node_id)
 
 
 def _dag_params(workflow: Workflow, overrides: dict[str, Any]) -> dict[str, Param]:
