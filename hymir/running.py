@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
@@ -14,10 +14,12 @@ from hymir.workflow import Workflow
 
 @dataclass(frozen=True)
 class JobCall:
-    """What one call of a job gave: what it returned (unchecked), and the inputs it received by parameter."""
+    """What one call of a job gave: what it returned (unchecked), its arguments, and its inputs by parameter."""
 
     returned: Any
     inputs: dict[str, Any]
+    args: tuple = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 def call_job(
@@ -38,7 +40,8 @@ def call_job(
     Exceptions of the job propagate.
     """
     job = workflow[job_id]
-    args = json_copy(list(job.args if args is None else args))
+    given_args = tuple(job.args if args is None else args)
+    given_kwargs = dict(job.kwargs if kwargs is None else kwargs)
     inputs: dict[str, Any] = {}
     for binding in workflow.input_bindings(job_id):
         if binding.producers is None:
@@ -46,8 +49,8 @@ def call_job(
         else:
             values = values_of(binding)
             inputs[binding.parameter] = values if binding.many else (values[0] if values else None)
-    kwargs = {**json_copy(dict(job.kwargs if kwargs is None else kwargs)), **inputs}
-    return JobCall(job.function(*args, **kwargs), inputs)
+    returned = job.function(*json_copy(list(given_args)), **json_copy(given_kwargs), **inputs)
+    return JobCall(returned, inputs, given_args, given_kwargs)
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -56,10 +59,10 @@ def _short(value: Any, limit: int = 60) -> str:
 
 
 def summarize(workflow: Workflow, job_id: str, call: JobCall, next_at: datetime | None = None) -> str:
-    """One line a person can read: the job, its inputs by name (short values), the result, what's next."""
+    """One line a person can read: the job, its arguments and inputs (short values), the result, what's next."""
     hidden = ("workflow", "job_state", "workflow_state")
-    shown = {name: value for name, value in call.inputs.items() if name not in hidden}
-    inputs = ", ".join(f"{name}={_short(value)}" for name, value in shown.items())
+    shown = {**call.kwargs, **{name: value for name, value in call.inputs.items() if name not in hidden}}
+    inputs = ", ".join([*map(_short, call.args), *(f"{name}={_short(value)}" for name, value in shown.items())])
     returned = Success(None) if call.returned is None else call.returned
     line = f"{describe(workflow[job_id])}: {inputs or 'no inputs'} -> {_short(returned, 200)}"
     if next_at is not None:

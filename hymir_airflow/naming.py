@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 import unicodedata
 
@@ -17,14 +18,39 @@ def task_ids_for(workflow: Workflow) -> dict[str, str]:
     """Readable task ids by job identity: the function name, with ``_2``, ``_3``, ... where names clash."""
     names = UniqueNames()
     return {
-        job_id: names.claim(_ascii_id(display_name(workflow[job_id])))
+        job_id: names.claim(_ascii_id(function_name(workflow[job_id])))
         for job_id in [*workflow.jobs, *workflow.callback_ids()]
     }
 
 
-def display_name(job: Job) -> str:
-    """The name the UI shows for a job's task: its function's name, as written."""
+def function_name(job: Job) -> str:
+    """The name of a job's function, as written (without its module)."""
     return job.name.rsplit(".", 1)[-1]
+
+
+def display_name(job: Job) -> str:
+    """The name the UI shows for a job's task: its function's name and, shortened, its arguments.
+
+    Jobs of one function get task ids ``f``, ``f_2``, ...; their arguments are what tells them
+    apart, so the Graph and Grid views show ``uppercase("hello")``.
+    """
+    shown = [_short(value) for value in job.args] + [f"{key}={_short(value)}" for key, value in job.kwargs.items()]
+    if not shown:
+        return function_name(job)
+    text = ", ".join(shown)
+    if len(text) > _ARGUMENTS_SHOWN:
+        text = text[: _ARGUMENTS_SHOWN - 1] + "…"
+    return f"{function_name(job)}({text})"
+
+
+#: How many characters of one argument, and of all of them, a display name shows.
+_ARGUMENT_SHOWN = 24
+_ARGUMENTS_SHOWN = 60
+
+
+def _short(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= _ARGUMENT_SHOWN else text[: _ARGUMENT_SHOWN - 1] + "…"
 
 
 @functools.lru_cache(maxsize=4096)

@@ -542,7 +542,7 @@ def test_check_later_reschedules_without_a_new_try_and_keeps_its_context(airflow
     assert state.result == {"counter": 3, "retries": 0}
     # The log says when the next check is, and it is when Airflow rescheduled the task.
     announced = re.findall(
-        r"job 1 \(tests\.scenario_jobs\.count_checks\): no inputs -> CheckLater\(wait_for=1, context=\{'counter': (\d)\}\); "
+        r"job 1 \(tests\.scenario_jobs\.count_checks\): target=3 -> CheckLater\(wait_for=1, context=\{'counter': (\d)\}\); "
         r"next check at (\S+)",
         log,
     )
@@ -582,7 +582,7 @@ def test_failure_is_logged_with_its_value_and_not_retried(airflow_executor, capf
     dag_id, run_id = run_on_airflow(airflow_executor, workflow)
 
     log = "".join(capfd.readouterr())
-    assert "job 1 (tests.scenario_jobs.fail_with): no inputs -> Failure(result={'code': 7})" in log
+    assert "job 1 (tests.scenario_jobs.fail_with): {'code': 7} -> Failure(result={'code': 7})" in log
     assert "AirflowFailException: job 1 (tests.scenario_jobs.fail_with) returned Failure({'code': 7})" in log
     ti = task_instance(dag_id, run_id, "fail_with")
     assert ti.state == "failed" and ti.try_number == 1

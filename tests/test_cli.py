@@ -226,7 +226,7 @@ def test_run_of_a_failing_workflow_exits_1_and_shows_why():
 def test_run_verbose_logs_each_job_and_the_traceback():
     result = hymir("run", f"{W}:failing", "--verbose")
     assert result.returncode == 1
-    assert f"INFO job 1 ({W}.shout): no inputs -> Success(result='OK')" in result.stderr
+    assert f"INFO job 1 ({W}.shout): 'ok' -> Success(result='OK')" in result.stderr
     assert f"WARNING job 2 ({W}.explode) raised:\nTraceback (most recent call last):" in result.stderr
     assert "RuntimeError: boom" in result.stderr
 
