@@ -40,8 +40,7 @@ class Outcome:
     ``value`` is the Success value (SUCCEEDED) or the Failure value (FAILED); ``delay`` the
     seconds until the next try (RETRY) or check (CHECK_AGAIN); ``context`` what the job gets
     back at its next check; ``reason`` why it failed (FAILED, GAVE_UP), kept as
-    ``JobState.exception``, or why it is retried (RETRY), for the engine's log; ``raised`` is
-    true when the job raised rather than returned.
+    ``JobState.exception``, or why it is retried (RETRY), for the engine's log.
     """
 
     verdict: Verdict
@@ -49,7 +48,10 @@ class Outcome:
     delay: float | None = None
     context: dict[str, Any] | None = None
     reason: str | None = None
-    raised: bool = False
+
+    def __post_init__(self) -> None:
+        if self.verdict in (Verdict.RETRY, Verdict.CHECK_AGAIN) and self.delay is None:
+            raise ValueError(f"an outcome {self.verdict.value} needs a delay")
 
     @property
     def failed(self) -> bool:
@@ -65,10 +67,6 @@ class Outcome:
         if self.verdict is Verdict.CHECK_AGAIN:
             return replace(state, status=JobStatus.PENDING, checks=state.checks + 1, context=dict(self.context))
         return replace(state, status=JobStatus.FAILURE, result=self.value, exception=self.reason)
-
-    def __post_init__(self) -> None:
-        if self.verdict in (Verdict.RETRY, Verdict.CHECK_AGAIN) and self.delay is None:
-            raise ValueError(f"an outcome {self.verdict.value} needs a delay")
 
 
 def retry_cap(workflow: Workflow, job_id: str, result: Retry) -> int:
@@ -113,9 +111,9 @@ def decide(
     return Outcome(Verdict.CHECK_AGAIN, delay=delay, context=dict(context))
 
 
-def decide_raised(workflow: Workflow, job_id: str, traceback_text: str) -> Outcome:
+def decide_raised(traceback_text: str) -> Outcome:
     """The outcome of a try in which the job raised: it fails, with the traceback as the reason."""
-    return Outcome(Verdict.FAILED, reason=traceback_text, raised=True)
+    return Outcome(Verdict.FAILED, reason=traceback_text)
 
 
 def stopped_outcome() -> Outcome:

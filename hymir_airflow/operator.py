@@ -140,7 +140,7 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
         except MissingValue as error:
             return self._act(context, record, Outcome(Verdict.FAILED, reason=str(error)))
         except BaseException as error:
-            outcome = decide_raised(self.workflow, self.hymir_job_id, traceback.format_exc())
+            outcome = decide_raised(traceback.format_exc())
             self._save(context, record, exception=outcome.reason)
             # Exceptions and timeouts may be retried by Airflow when the job's meta asks for it;
             # other BaseExceptions (SystemExit, KeyboardInterrupt) fail the job like any exception.

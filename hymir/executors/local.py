@@ -243,7 +243,7 @@ class _Phase:
         if self.stopped:
             outcome = stopped_outcome()
         elif call is None:
-            outcome = decide_raised(workflow, job_id, error)
+            outcome = decide_raised(error)
         else:
             with run.lock:
                 state = _copy(run.jobs[job_id])
