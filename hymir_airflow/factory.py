@@ -27,6 +27,11 @@ DEFAULT_MIN_CHECK_INTERVAL = 15
 #: How often Airflow may retry a task for failures its job did not ask a retry for (a lost worker, ...).
 DEFAULT_AIRFLOW_RETRIES = 3
 
+#: How long Airflow waits before such a retry. Airflow's own default is 300 s; a job waiting on a
+#: CheckLater that the scheduler failed in the reschedule race (apache/airflow#71172) should resume
+#: within seconds, and a job's own retries wait the delay it drew, not this one.
+DEFAULT_AIRFLOW_RETRY_DELAY = timedelta(seconds=10)
+
 #: Every Hymir DAG carries this tag, so the UI's tag filter and the Hymir view can find them.
 HYMIR_TAG = "hymir"
 
@@ -50,9 +55,9 @@ def workflow_to_dag(
     A job's Retry results are capped by Hymir's rule, as on every engine (``Retry(max_retries=n)``,
     else the job's ``meta["max_retries"]``, else ``Workflow(max_retries=...)``); each task gets
     enough static retries for that, and its retry policy enforces the cap. Failures the job did
-    not ask a retry for (a lost worker, a timeout) get Airflow's usual retries: the job's
-    ``meta={"airflow": {"retries": n}}``, else ``default_args["retries"]``, else 3, each after the
-    task's ``retry_delay``. The workflow's ``fail_fast`` becomes the DAG's. ``check_interval`` is the wait after a ``CheckLater`` without
+    not ask a retry for (a lost worker, a timeout, the scheduler's reschedule race) get Airflow's
+    usual retries: the job's ``meta={"airflow": {"retries": n}}``, else ``default_args["retries"]``,
+    else 3, each after its ``retry_delay`` (meta, else ``default_args``, else 10 s). The workflow's ``fail_fast`` becomes the DAG's. ``check_interval`` is the wait after a ``CheckLater`` without
     ``wait_for`` (else ``default_args["poke_interval"]``, else 30 s) and ``check_timeout`` how
     long a job may keep asking to be checked later (else ``default_args["timeout"]``, else
     Airflow's sensor default). A CheckLater asking for less than ``min_check_interval``
@@ -83,6 +88,8 @@ def workflow_to_dag(
         ),
         "min_check_interval": min_check_interval,
     }
+    if "retry_delay" not in default_args:
+        operator_defaults["retry_delay"] = DEFAULT_AIRFLOW_RETRY_DELAY
     if check_timeout is not None:
         operator_defaults["timeout"] = check_timeout
     elif "timeout" not in default_args:

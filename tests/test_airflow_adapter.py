@@ -632,3 +632,27 @@ def test_retry_on_exception_meta_gives_airflow_retries(tmp_path):
     assert state.result == {"calls": 2}
     assert state.exception is None
 
+
+
+def test_a_waiting_job_failed_by_the_scheduler_resumes_with_its_context_after_a_short_delay(airflow_executor):
+    """The effect of apache/airflow#71172: the scheduler puts a waiting (rescheduled) task up for retry.
+
+    The job's next try resumes with its stored context and checks; it asked for no retry, so
+    job_state.retries stays 0, while Airflow's try number grows. Such retries wait the task's
+    retry_delay: 10 s by default for Hymir tasks (Airflow's own default is 300 s); 1 s here.
+    """
+    waiter = adapter_jobs.wait_once_keeping_a_note().with_meta(airflow={"retry_delay": 1})
+    workflow = Workflow(Group(waiter, adapter_jobs.fail_the_waiting_task("wait_once_keeping_a_note")))
+    assert workflow_to_dag(workflow, dag_id="race_default").get_task("fail_the_waiting_task").retry_delay == (
+        timedelta(seconds=10)
+    )
+
+    dag_id, run_id = run_on_airflow(airflow_executor, workflow)
+
+    state = airflow_executor.job_state(run_id, "1")
+    assert state.status is JobStatus.SUCCESS, state.exception
+    assert state.result == {"context": {"note": "kept across the race"}, "checks": 1, "retries": 0}
+    ti = task_instance(dag_id, run_id, "wait_once_keeping_a_note")
+    assert ti.try_number == 2
+    failed_at = airflow_executor.job_state(run_id, "2").result
+    assert 1.0 <= ti.start_date.timestamp() - failed_at < 10
