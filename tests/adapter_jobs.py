@@ -53,29 +53,5 @@ def group_1():
 def wait_once_keeping_a_note(job_state: JobState):
     """Ask to be checked again once, keeping a note in the context; then succeed with the context."""
     if not job_state.context:
-        return CheckLater(wait_for=1, context={"note": "kept across the race"})
+        return CheckLater(wait_for=3, context={"note": "kept across the race"})
     return Success({"context": job_state.context, "checks": job_state.checks, "retries": job_state.retries})
-
-
-@job(inputs=["workflow_id"])
-def fail_the_waiting_task(task_id: str, *, workflow_id: str):
-    """Do to a waiting task what the scheduler does in apache/airflow#71172: put it up for retry.
-
-    In dag.test the jobs run in the test process, so this one can reach the metadata database.
-    """
-    from datetime import datetime, timezone
-
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.utils.session import create_session
-    from airflow.utils.state import TaskInstanceState
-    from sqlalchemy import select
-
-    with create_session() as session:
-        query = select(TaskInstance).where(TaskInstance.run_id == workflow_id, TaskInstance.task_id == task_id)
-        waiting = session.scalar(query)
-        if waiting.state != TaskInstanceState.UP_FOR_RESCHEDULE:
-            return CheckLater(wait_for=0.2)
-        failed_at = datetime.now(timezone.utc)
-        waiting.state = TaskInstanceState.UP_FOR_RETRY
-        waiting.end_date = failed_at
-    return Success(failed_at.timestamp())

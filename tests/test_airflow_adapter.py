@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import re
 import textwrap
-from datetime import datetime, timedelta
+import threading
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,7 @@ from airflow.sdk import TaskGroup  # noqa: E402
 from airflow.serialization.serialized_objects import DagSerialization  # noqa: E402
 from airflow.utils.session import create_session  # noqa: E402
 from sqlalchemy import select  # noqa: E402
+from sqlalchemy.exc import OperationalError  # noqa: E402
 
 from hymir import Chain, Group, InvalidWorkflow, JobStatus, Workflow, WorkflowStatus  # noqa: E402
 from hymir.examples.cleanup import cleanup_workflow  # noqa: E402
@@ -637,22 +640,51 @@ def test_retry_on_exception_meta_gives_airflow_retries(tmp_path):
 def test_a_waiting_job_failed_by_the_scheduler_resumes_with_its_context_after_a_short_delay(airflow_executor):
     """The effect of apache/airflow#71172: the scheduler puts a waiting (rescheduled) task up for retry.
 
-    The job's next try resumes with its stored context and checks; it asked for no retry, so
-    job_state.retries stays 0, while Airflow's try number grows. Such retries wait the task's
-    retry_delay: 10 s by default for Hymir tasks (Airflow's own default is 300 s); 1 s here.
+    While the job waits, a thread does to its task what the scheduler does in the race. The job's next try resumes with its stored context and checks; it asked for
+    no retry, so job_state.retries stays 0, while Airflow's try number grows. Such retries wait the
+    task's retry_delay: 10 s by default for Hymir tasks (Airflow's own default is 300 s); 1 s here.
     """
-    waiter = adapter_jobs.wait_once_keeping_a_note().with_meta(airflow={"retry_delay": 1})
-    workflow = Workflow(Group(waiter, adapter_jobs.fail_the_waiting_task("wait_once_keeping_a_note")))
-    assert workflow_to_dag(workflow, dag_id="race_default").get_task("fail_the_waiting_task").retry_delay == (
+    from airflow.utils.state import TaskInstanceState
+
+    from hymir_airflow.executor import default_dag_id
+    from hymir_airflow.inprocess import ensure_database
+
+    ensure_database()
+    workflow = Workflow(Chain(adapter_jobs.wait_once_keeping_a_note().with_meta(airflow={"retry_delay": 1})))
+    assert workflow_to_dag(Workflow(Chain(jobs.produce(1))), dag_id="race_default").tasks[0].retry_delay == (
         timedelta(seconds=10)
     )
+    dag_id, failed = default_dag_id(workflow), []
 
-    dag_id, run_id = run_on_airflow(airflow_executor, workflow)
+    def fail_the_waiting_task() -> None:
+        """What the scheduler does in the race, done once the task is rescheduled (dag.test needs the main thread)."""
+        deadline = time.monotonic() + 60
+        while not failed and time.monotonic() < deadline:
+            now = datetime.now(timezone.utc)
+            try:
+                with create_session() as session:
+                    waiting = session.scalar(
+                        select(TaskInstance).where(
+                            TaskInstance.dag_id == dag_id, TaskInstance.state == TaskInstanceState.UP_FOR_RESCHEDULE
+                        )
+                    )
+                    if waiting is not None:
+                        waiting.state, waiting.end_date = TaskInstanceState.UP_FOR_RETRY, now
+            except OperationalError:  # SQLite is busy with the run: try again
+                waiting = None
+            if waiting is not None:
+                failed.append(now)
+            time.sleep(0.05)
+
+    scheduler = threading.Thread(target=fail_the_waiting_task, daemon=True)
+    scheduler.start()
+    run_id = airflow_executor.run(workflow)
+    scheduler.join(timeout=5)
+    assert failed, "the job never waited"
 
     state = airflow_executor.job_state(run_id, "1")
     assert state.status is JobStatus.SUCCESS, state.exception
     assert state.result == {"context": {"note": "kept across the race"}, "checks": 1, "retries": 0}
     ti = task_instance(dag_id, run_id, "wait_once_keeping_a_note")
     assert ti.try_number == 2
-    failed_at = airflow_executor.job_state(run_id, "2").result
-    assert 1.0 <= ti.start_date.timestamp() - failed_at < 10
+    assert 1.0 <= (ti.start_date - failed[0]).total_seconds() < 10
