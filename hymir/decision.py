@@ -104,7 +104,8 @@ def decide(
         if state.retries >= cap:
             return Outcome(Verdict.GAVE_UP, reason=gave_up_message(workflow, job_id, state.retries, cap))
         delay = (rng or random).uniform(*result.delay_bounds())
-        reason = f"{describe(workflow[job_id])} returned {result!r}; retry {state.retries + 1} of {cap} in {delay:.1f} s"
+        who = describe(workflow[job_id])
+        reason = f"{who} returned {result!r}; retry {state.retries + 1} of {cap} in {delay:.1f} s"
         return Outcome(Verdict.RETRY, delay=delay, reason=reason)
     context = state.context if result.context is None else result.context
     delay = check_interval if result.wait_for is None else result.wait_for

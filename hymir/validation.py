@@ -172,7 +172,9 @@ def _check_job(
         bindings.append(InputBinding(output, parameter, producers, many))
     problem = _binding_problem(function, len(job.args), (*job.kwargs, *(b.parameter for b in bindings)))
     if problem:
-        raise InvalidWorkflow(f"{describe(job)}: its arguments and inputs do not fit {function.__name__}{info.signature}: {problem}")
+        raise InvalidWorkflow(
+            f"{describe(job)}: its arguments and inputs do not fit {function.__name__}{info.signature}: {problem}"
+        )
     return bindings
 
 

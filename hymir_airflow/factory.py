@@ -57,7 +57,8 @@ def workflow_to_dag(
     enough static retries for that, and its retry policy enforces the cap. Failures the job did
     not ask a retry for (a lost worker, a timeout, the scheduler's reschedule race) get Airflow's
     usual retries: the job's ``meta={"airflow": {"retries": n}}``, else ``default_args["retries"]``,
-    else 3, each after its ``retry_delay`` (meta, else ``default_args``, else 10 s). The workflow's ``fail_fast`` becomes the DAG's. ``check_interval`` is the wait after a ``CheckLater`` without
+    else 3, each after its ``retry_delay`` (meta, else ``default_args``, else 10 s). The workflow's
+    ``fail_fast`` becomes the DAG's. ``check_interval`` is the wait after a ``CheckLater`` without
     ``wait_for`` (else ``default_args["poke_interval"]``, else 30 s) and ``check_timeout`` how
     long a job may keep asking to be checked later (else ``default_args["timeout"]``, else
     Airflow's sensor default). A CheckLater asking for less than ``min_check_interval``
