@@ -23,6 +23,7 @@ from hymir import (
 from hymir.clock import VirtualClock
 from hymir.examples.flaky import flaky_workflow
 from hymir.examples.words import words_workflow
+from hymir.executors import local as local_module
 from hymir.executors.local import LocalExecutor
 from tests import jobs_core
 from tests.jobs_core import (
@@ -546,3 +547,27 @@ def test_state_deserialize_of_a_dict_with_mixed_unknown_keys_raises_invalid_work
         JobState.deserialize(data)
     with pytest.raises(InvalidWorkflow, match="unknown keys"):
         WorkflowState.deserialize(data)
+
+
+def test_an_error_of_the_executor_itself_fails_the_job_it_was_handling_and_the_run_goes_on(executor, token, mocker):
+    """Nothing unrecorded: should settling a job's result raise (here the one-line log), that job fails with
+    the traceback, the independent job still runs and the ON_FINISHED callback still runs."""
+    real_summarize = local_module.summarize
+
+    def summarize(workflow, job_id, call, next_at=None):
+        if job_id == "1":
+            raise RuntimeError("the log line could not be made")
+        return real_summarize(workflow, job_id, call, next_at)
+
+    mocker.patch.object(local_module, "summarize", side_effect=summarize)
+    workflow = Workflow(Group(record(token, "first"), record(token, "second")))
+    workflow.on(Workflow.Callbacks.ON_FINISHED, report())
+    workflow_id, state = run_to_end(executor, workflow)
+
+    states = executor.job_states(workflow_id)
+    assert state.status is WorkflowStatus.FAILURE
+    assert states["1"].status is JobStatus.FAILURE
+    assert "the LocalExecutor failed while handling job 1" in states["1"].exception
+    assert "RuntimeError: the log line could not be made" in states["1"].exception
+    assert states["2"].status is JobStatus.SUCCESS
+    assert states["3"].status is JobStatus.SUCCESS and states["3"].result["status"] == "failure"
