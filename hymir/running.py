@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
 from hymir.job import CheckLater, Success
@@ -58,14 +58,16 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def summarize(workflow: Workflow, job_id: str, call: JobCall, next_at: datetime | None = None) -> str:
-    """One line a person can read: the job, its arguments and inputs (short values), the result, what's next."""
+def summarize(workflow: Workflow, job_id: str, call: JobCall, delay: float | None = None) -> str:
+    """One line a person can read: the job, its arguments and inputs (short values), the result, and
+    when it runs again when the result asks for another try or check in ``delay`` seconds."""
     hidden = ("workflow", "job_state", "workflow_state")
     shown = {**call.kwargs, **{name: value for name, value in call.inputs.items() if name not in hidden}}
     inputs = ", ".join([*map(_short, call.args), *(f"{name}={_short(value)}" for name, value in shown.items())])
     returned = Success(None) if call.returned is None else call.returned
     line = f"{describe(workflow[job_id])}: {inputs or 'no inputs'} -> {_short(returned, 200)}"
-    if next_at is not None:
+    if delay is not None:
+        next_at = datetime.now(timezone.utc) + timedelta(seconds=delay)
         what = "next check" if isinstance(returned, CheckLater) else "next try"
         line += f"; {what} at {next_at.isoformat(timespec='seconds')}"
     return line

@@ -8,7 +8,7 @@ through the task's retry policy, or a reschedule. It judges no result itself.
 from __future__ import annotations
 
 import traceback
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Mapping
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, RetryDecision, RetryPolicy
@@ -172,8 +172,7 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
         if outcome.verdict is Verdict.CHECK_AGAIN:
             delay = self._check_interval(delay)
         if call is not None:
-            next_at = None if delay is None else datetime.now(timezone.utc) + timedelta(seconds=delay)
-            self.log.info("%s", summarize(self.workflow, self.hymir_job_id, call, next_at))
+            self.log.info("%s", summarize(self.workflow, self.hymir_job_id, call, delay))
         if outcome.verdict is Verdict.SUCCEEDED:
             if record.exception is not None:
                 self._save(context, record, exception=None)

@@ -554,10 +554,10 @@ def test_an_error_of_the_executor_itself_fails_the_job_it_was_handling_and_the_r
     the traceback, the independent job still runs and the ON_FINISHED callback still runs."""
     real_summarize = local_module.summarize
 
-    def summarize(workflow, job_id, call, next_at=None):
+    def summarize(workflow, job_id, call, delay=None):
         if job_id == "1":
             raise RuntimeError("the log line could not be made")
-        return real_summarize(workflow, job_id, call, next_at)
+        return real_summarize(workflow, job_id, call, delay)
 
     mocker.patch.object(local_module, "summarize", side_effect=summarize)
     workflow = Workflow(Group(record(token, "first"), record(token, "second")))

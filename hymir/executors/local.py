@@ -11,7 +11,6 @@ import traceback
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from hymir.clock import Clock
@@ -248,8 +247,7 @@ class _Phase:
             with run.lock:
                 state = _copy(run.jobs[job_id])
             outcome = decide(workflow, job_id, call.returned, state, rng=self.executor._rng)
-            next_at = None if outcome.delay is None else datetime.now(timezone.utc) + timedelta(seconds=outcome.delay)
-            log.info("%s", summarize(workflow, job_id, call, next_at))
+            log.info("%s", summarize(workflow, job_id, call, outcome.delay))
         self._apply(job_id, outcome)
 
     def _apply(self, job_id: str, outcome: Outcome) -> None:
