@@ -43,7 +43,8 @@ from airflow.utils.types import DagRunTriggeredByType, DagRunType  # noqa: E402
 from hymir import Chain, Group, Workflow  # noqa: E402
 from hymir.examples.words import count, uppercase  # noqa: E402
 from hymir_airflow import workflow_to_dag  # noqa: E402
-from hymir_airflow.inprocess import ensure_database, register_dag  # noqa: E402
+from hymir_airflow.backends.database import ensure_database  # noqa: E402
+from hymir_airflow.compat import register_dag  # noqa: E402
 from hymir_airflow.operator import HymirJobOperator  # noqa: E402
 
 PRODUCERS = 1_000

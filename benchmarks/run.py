@@ -5,7 +5,7 @@ the output ``words_<stage>``, then one job that counts that output (a ``list[...
 values). The TaskFlow DAG has the same 50 tasks and edges: 9 ``@task`` calls per stage whose
 XComArgs go, as a list, into a counting ``@task``. Both DAGs are registered once in a private
 SQLite metadata database (``ensure_database`` and ``register_dag`` of
-``hymir_airflow.inprocess``) and then run by ``dag.test()`` in turns, each run a new DAG run;
+``hymir_airflow.backends.database``) and then run by ``dag.test()`` in turns, each run a new DAG run;
 only ``dag.test()`` is timed (wall time; its CPU time is shown too). Target: Hymir / TaskFlow
 <= 1.10 in wall time.
 
@@ -24,7 +24,8 @@ from airflow.sdk import DAG, task  # noqa: E402
 from hymir import Chain, Group, Workflow  # noqa: E402
 from hymir.examples.words import count, uppercase  # noqa: E402
 from hymir_airflow import workflow_to_dag  # noqa: E402
-from hymir_airflow.inprocess import ensure_database, register_dag  # noqa: E402
+from hymir_airflow.backends.database import ensure_database  # noqa: E402
+from hymir_airflow.compat import register_dag  # noqa: E402
 
 STAGES = 5
 WIDTH = 9

@@ -1,17 +1,92 @@
 """The one place that knows Airflow versions and reaches past the public task SDK.
 
-Everything here leans on an Airflow detail that its public ``airflow.sdk`` surface does not
+Hymir supports every Airflow 3 minor from 3.0 to 3.3. Everything here either differs between
+those minors or leans on an Airflow detail that the public ``airflow.sdk`` surface does not
 promise; each is pinned by a contract test in ``tests/test_compat_contract.py``, so an Airflow
-upgrade that breaks one fails there with the assumption named.
+upgrade that breaks one fails there with the assumption named. The rest of ``hymir_airflow``
+asks this module, never ``airflow.__version__``.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import logging
+import tempfile
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Iterable
 
-from airflow.sdk._shared.secrets_masker import redact as _airflow_redact
-from airflow.sdk.crypto import get_fernet
+import airflow
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+#: The Airflow releases the test suite runs on (the newest patch of every supported minor).
+TESTED_VERSIONS = ("3.0.6", "3.1.8", "3.2.2", "3.3.2")
+
+
+def _minor(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")[:2]
+    return int(major), int("".join(ch for ch in minor if ch.isdigit()) or 0)
+
+
+#: (major, minor) of the installed Airflow.
+AIRFLOW_MINOR = _minor(airflow.__version__)
+
+#: Airflow 3.3 brought the per-task state store (AIP-103) and retry policies (AIP-105). Before,
+#: a job's record lives in XComs of a holder task and the operator waits a Retry's delay itself.
+HAS_TASK_STATE_STORE = AIRFLOW_MINOR >= (3, 3)
+HAS_RETRY_POLICY = AIRFLOW_MINOR >= (3, 3)
+
+#: Airflow 3.1 brought ``external_views`` for plugins (the Hymir page in the nav and run tabs).
+HAS_EXTERNAL_VIEWS = AIRFLOW_MINOR >= (3, 1)
+
+
+if AIRFLOW_MINOR >= (3, 2):
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowTaskTimeout
+else:
+    from airflow.exceptions import AirflowException, AirflowFailException, AirflowTaskTimeout
+
+if AIRFLOW_MINOR >= (3, 1):
+    from airflow.sdk._shared.secrets_masker import redact as _airflow_redact
+else:
+    from airflow.sdk.execution_time.secrets_masker import redact as _airflow_redact
+
+__all__ = [
+    "AIRFLOW_MINOR", "AirflowException", "AirflowFailException", "AirflowTaskTimeout",
+    "HAS_EXTERNAL_VIEWS", "HAS_RETRY_POLICY", "HAS_TASK_STATE_STORE", "TESTED_VERSIONS",
+]
+
+_log = logging.getLogger(__name__)
+
+
+def warn_if_untested() -> bool:
+    """Log one warning when the installed Airflow is newer than every tested version; True if it did."""
+    newest = max(_minor(version) for version in TESTED_VERSIONS)
+    if AIRFLOW_MINOR <= newest:
+        return False
+    _log.warning(
+        "Hymir was tested with Airflow %s; this is Airflow %s, which it has not been tested with",
+        ", ".join(TESTED_VERSIONS), airflow.__version__,
+    )
+    return True
+
+
+def config() -> Any:
+    """Airflow's configuration (``airflow.sdk.conf`` since 3.2)."""
+    if AIRFLOW_MINOR >= (3, 2):
+        from airflow.sdk import conf
+    else:
+        from airflow.configuration import conf
+    return conf
+
+
+def weight_rules() -> list[str]:
+    """The names of Airflow's priority weight rules."""
+    if AIRFLOW_MINOR >= (3, 1):
+        from airflow.sdk import WeightRule
+    else:
+        from airflow.utils.weight_rule import WeightRule
+    return [rule.value for rule in WeightRule]
 
 
 def redact(value: Any) -> Any:
@@ -23,23 +98,31 @@ def redact(value: Any) -> Any:
     return _airflow_redact(value)
 
 
+def _fernet() -> Any:
+    if AIRFLOW_MINOR >= (3, 2):
+        from airflow.sdk.crypto import get_fernet
+    else:
+        from airflow.models.crypto import get_fernet
+    return get_fernet()
+
+
 def seal(value: Any) -> str:
     """``value`` (JSON-safe) encrypted with the deployment's Fernet key, as text for a JSON store.
 
     Without a Fernet key (``[core] fernet_key`` empty) Airflow stores secrets unencrypted, and so
     does this: the text is then the plain JSON.
     """
-    return get_fernet().encrypt(json.dumps(value).encode()).decode()
+    return _fernet().encrypt(json.dumps(value).encode()).decode()
 
 
 def seals_encrypted() -> bool:
     """True when ``seal`` encrypts: the deployment has a Fernet key."""
-    return get_fernet().is_encrypted
+    return _fernet().is_encrypted
 
 
 def unseal(text: str) -> Any:
     """The value that ``seal`` encrypted."""
-    return json.loads(get_fernet().decrypt(text.encode()))
+    return json.loads(_fernet().decrypt(text.encode()))
 
 
 class ChosenRescheduleInterval:
@@ -66,3 +149,197 @@ def link_tasks(upstream: Any, downstream: Any) -> None:
     """
     upstream.downstream_task_ids.add(downstream.node_id)
     downstream.upstream_task_ids.add(upstream.node_id)
+
+
+# --- Retries after a delay chosen per retry -------------------------------------------------------
+
+
+class RetryAfter(AirflowException):
+    """Raised by a task to be retried after ``delay`` seconds, a delay chosen for this retry."""
+
+    def __init__(self, message: str, delay: float):
+        super().__init__(message)
+        self.delay = delay
+
+
+if HAS_RETRY_POLICY:
+    from airflow.sdk import RetryDecision, RetryPolicy
+
+    class RetryAfterPolicy(RetryPolicy):
+        """Retries after the delay a ``RetryAfter`` names; every other failure gets Airflow's usual handling.
+
+        Failures decided not to be retried are raised as ``AirflowFailException``, which Airflow never
+        hands to a policy.
+        """
+
+        def evaluate(self, exception: BaseException, try_number: int, max_tries: int, context=None) -> Any:
+            if isinstance(exception, RetryAfter):
+                return RetryDecision.retry(delay=timedelta(seconds=exception.delay), reason=str(exception))
+            return RetryDecision.default()
+
+
+def retry_policy_arguments() -> dict[str, Any]:
+    """Operator arguments that make Airflow wait a ``RetryAfter``'s delay before the retry.
+
+    On 3.3 a retry policy does it. Before 3.3 Airflow only knows the task's static
+    ``retry_delay``: there are no arguments, and the operator waits the rest of the delay itself
+    at the start of the next try (a reschedule), so ``retry_delay`` should be 0 (see
+    ``DEFAULT_RETRY_DELAY``).
+    """
+    return {"retry_policy": RetryAfterPolicy()} if HAS_RETRY_POLICY else {}
+
+
+#: How long Airflow waits before retrying a Hymir task by default. With retry policies, 10 s (for
+#: failures the job did not ask a retry for: a lost worker, the reschedule race); before 3.3 the
+#: static delay precedes the job's own retries too, so it is 0 and the operator waits the delay
+#: the job drew.
+DEFAULT_RETRY_DELAY = timedelta(seconds=10) if HAS_RETRY_POLICY else timedelta(0)
+
+
+# --- Where a job's record lives between tries -----------------------------------------------------
+
+#: Before 3.3, the task whose XComs hold the jobs' records (a suffix is added if a job has it).
+RECORDS_TASK_ID = "hymir_records"
+
+
+def record_key(task_id: str, key: str) -> str:
+    """The XCom key of a task's record in the holder task (before 3.3)."""
+    return f"{key}.{task_id}"
+
+
+def records_holder(task_id: str) -> Any:
+    """Before 3.3: the task whose XComs keep every job's record for the DAG run.
+
+    A task's own XComs are cleared whenever it starts again (every reschedule and retry); an
+    ``EmptyOperator`` never starts (the scheduler marks it done), so its XComs last as long as
+    the DAG run and go with it.
+    """
+    from airflow.providers.standard.operators.empty import EmptyOperator
+
+    return EmptyOperator(
+        task_id=task_id,
+        doc_md="Keeps each Hymir job's record (retries, checks, context) for the run, as XComs: "
+        "Airflow before 3.3 has no task state store.",
+    )
+
+
+class RecordStore:
+    """A task's record in its DAG run: the task state store on 3.3+, the holder's XComs before."""
+
+    def __init__(self, context: Any, key: str, holder_task_id: str | None):
+        self._context = context
+        self._key = key
+        self._holder = holder_task_id
+
+    def get(self) -> Any:
+        if HAS_TASK_STATE_STORE:
+            return self._context["task_state_store"].get(self._key)
+        from airflow.sdk.bases.xcom import BaseXCom
+
+        ti = self._context["ti"]
+        return BaseXCom.get_one(
+            key=record_key(ti.task_id, self._key), dag_id=ti.dag_id, task_id=self._holder, run_id=ti.run_id
+        )
+
+    def set(self, stored: Any) -> None:
+        if HAS_TASK_STATE_STORE:
+            self._context["task_state_store"].set(self._key, stored)
+            return
+        from airflow.sdk.bases.xcom import BaseXCom
+
+        ti = self._context["ti"]
+        BaseXCom.set(
+            key=record_key(ti.task_id, self._key), value=stored, dag_id=ti.dag_id, task_id=self._holder,
+            run_id=ti.run_id,
+        )
+
+
+def read_records(session: Session, dag_id: str, run_id: str, task_ids: Iterable[str], key: str) -> dict[str, Any]:
+    """The stored records of ``task_ids`` in one DAG run, read from the metadata database."""
+    from sqlalchemy import select
+
+    task_ids = list(task_ids)
+    if HAS_TASK_STATE_STORE:
+        from airflow.models.task_state_store import TaskStateStoreModel as Store
+
+        query = select(Store.task_id, Store.value).where(
+            Store.dag_id == dag_id, Store.run_id == run_id, Store.key == key, Store.task_id.in_(task_ids)
+        )
+        return {task_id: _json(value) for task_id, value in session.execute(query)}
+    from airflow.models.xcom import XComModel
+
+    keys = {record_key(task_id, key): task_id for task_id in task_ids}
+    query = select(XComModel.key, XComModel.value).where(
+        XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key.in_(list(keys))
+    )
+    return {keys[found]: _json(value) for found, value in session.execute(query)}
+
+
+def has_dag_run_wait(deployment_version: str) -> bool:
+    """Whether a deployment of that Airflow version has the REST endpoint that waits for a run (3.1+)."""
+    return _minor(deployment_version) >= (3, 1)
+
+
+def record_path(deployment_version: str, dag_id: str, run_id: str, task_id: str, key: str, holder_task_id: str) -> str:
+    """The REST API path (under ``/api/v2``) of a task's record on a deployment of that Airflow version.
+
+    The response's JSON has the record as ``value``.
+    """
+    if _minor(deployment_version) >= (3, 3):
+        return f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/state-store/{key}"
+    return f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{holder_task_id}/xcomEntries/{record_key(task_id, key)}"
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+# --- The metadata database, for dag.test() and readers ---------------------------------------------
+
+
+def register_dag(dag: Any) -> None:
+    """Serialize ``dag`` into the metadata database, as the dag-processor would, so ``dag.test()`` can run it."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+
+    DagBundlesManager().sync_bundles_to_db()
+    folder = tempfile.mkdtemp(prefix="hymir-empty-")
+    if AIRFLOW_MINOR >= (3, 2):
+        from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+    else:
+        from airflow.models.dagbag import DagBag
+    bag = DagBag(dag_folder=folder, collect_dags=False)
+    if getattr(dag, "relative_fileloc", None) is None:
+        dag.relative_fileloc = "hymir_dag.py"
+    bag.bag_dag(dag)
+    if AIRFLOW_MINOR >= (3, 2):
+        sync_bag_to_db(bag, "dags-folder", None)
+    elif AIRFLOW_MINOR >= (3, 1):
+        from airflow.models.dagbag import sync_bag_to_db as sync_v31
+
+        sync_v31(bag, "dags-folder", None)
+    else:
+        bag.sync_to_db("dags-folder", None)
+
+
+def serialize_dag(dag: Any) -> dict[str, Any]:
+    """The JSON form of ``dag`` that Airflow stores in its serialized-DAG table."""
+    from airflow.serialization import serialized_objects
+
+    serializer = getattr(serialized_objects, "DagSerialization", None) or serialized_objects.SerializedDAG
+    return serializer.to_dict(dag)
+
+
+def xcom_query(dag_id: str, run_id: str, key: str, task_ids: list[str]) -> Any:
+    """A select of the XCom rows ``key`` of ``task_ids`` in one run (``get_many`` returns a Query on 3.0)."""
+    from airflow.models.xcom import XComModel
+    from sqlalchemy import select
+
+    return select(XComModel).where(
+        XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == key,
+        XComModel.task_id.in_(task_ids), XComModel.map_index == -1,
+    )

@@ -3,44 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from hymir.decision import stopped_outcome
 from hymir.errors import WorkflowDoesNotExist, WorkflowNotFinished
 from hymir.executor import Executor, JobState, JobStatus, WorkflowState
 from hymir.workflow import Workflow
-from hymir_airflow.naming import task_ids_for
+from hymir_airflow.backends import AirflowBackend, TaskRow
+from hymir_airflow.compat import RECORDS_TASK_ID
+from hymir_airflow.naming import free_task_id, task_ids_for
 from hymir_airflow.state import JobRecord, job_status, workflow_status
 from hymir_airflow.values import decode
-
-
-@dataclass(frozen=True)
-class TaskRow:
-    """What Airflow reports of one task instance."""
-
-    task_id: str
-    state: str | None
-    try_number: int
-
-
-class AirflowBackend(Protocol):
-    """Where AirflowExecutor runs DAGs and reads them back: in this process, or a deployment's REST API."""
-
-    def start(self, workflow: Workflow, dag_id: str, conf: dict[str, Any] | None = None) -> str:
-        """Run (or trigger) the workflow's DAG with ``conf``; return the DAG run id."""
-
-    def wait_for_dag(self, dag_id: str, timeout: float) -> None: ...
-
-    def dag_run_state(self, dag_id: str, run_id: str) -> str | None: ...
-
-    def task_rows(self, dag_id: str, run_id: str) -> dict[str, TaskRow]: ...
-
-    def return_values(self, dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, Any]: ...
-
-    def records(self, dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, Any]: ...
-
-    def delete_run(self, dag_id: str, run_id: str) -> None: ...
 
 
 def default_dag_id(workflow: Workflow) -> str:
@@ -58,7 +31,8 @@ class AirflowExecutor(Executor):
 
     With ``api_url`` (and ``username``/``password`` or ``token``) it drives a running deployment
     through the REST API: ``run(workflow, dag_id=...)`` triggers the DAG deployed there for that
-    workflow and returns at once; ``wait()`` polls the run. ``unpause=True`` unpauses a paused DAG
+    workflow and returns at once; ``wait()`` waits for the run through the deployment's DAG-run wait
+    endpoint (Airflow 3.1+) or by polling it (3.0). ``unpause=True`` unpauses a paused DAG
     instead of raising ``DagPaused``.
     """
 
@@ -73,11 +47,11 @@ class AirflowExecutor(Executor):
         **dag_options: Any,
     ):
         if api_url is None:
-            from hymir_airflow.inprocess import InProcessBackend
+            from hymir_airflow.backends.inprocess import InProcessBackend
 
             self._backend: AirflowBackend = InProcessBackend(dag_options)
         else:
-            from hymir_airflow.rest import RestBackend
+            from hymir_airflow.backends.rest import RestBackend
 
             self._backend = RestBackend(api_url, username=username, password=password, token=token, unpause=unpause)
         self._runs: dict[str, tuple[Workflow, str]] = {}
@@ -99,6 +73,21 @@ class AirflowExecutor(Executor):
         In-process there is nothing to wait for: ``run()`` builds and registers the DAG itself.
         """
         self._backend.wait_for_dag(dag_id, timeout)
+
+    def wait(
+        self, workflow_id: str, *, block: bool = True, sleep: float = 0.5, timeout: float | None = None
+    ) -> WorkflowState:
+        """Wait until the run finishes and return its state; with ``block=False`` return the state at once.
+
+        Raises ``TimeoutError`` after ``timeout`` seconds; ``sleep`` is not used (Airflow does the waiting).
+        """
+        _, dag_id = self._get(workflow_id)
+        if not block:
+            return self.workflow_state(workflow_id)
+        state = WorkflowState(workflow_status(self._backend.wait_for_run(dag_id, workflow_id, timeout)))
+        if not state.is_finished:
+            raise TimeoutError(f"workflow {workflow_id} did not finish within {timeout} s")
+        return state
 
     def _get(self, workflow_id: str) -> tuple[Workflow, str]:
         try:
@@ -126,7 +115,7 @@ class AirflowExecutor(Executor):
             raise KeyError(f"workflow {workflow_id} has no jobs {missing}")
         names = [task_ids[job_id] for job_id in wanted]
         rows = self._backend.task_rows(dag_id, workflow_id)
-        records = self._backend.records(dag_id, workflow_id, names)
+        records = self._backend.records(dag_id, workflow_id, names, free_task_id(RECORDS_TASK_ID, task_ids))
         succeeded = [name for name in names if name in rows and job_status(rows[name].state) is JobStatus.SUCCESS]
         values = self._backend.return_values(dag_id, workflow_id, succeeded) if succeeded else {}
         states = {

@@ -10,15 +10,22 @@ import sys
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.sdk import DAG, BaseOperator, Param, TaskGroup, conf, get_parsing_context
+from airflow.sdk import DAG, BaseOperator, Param, TaskGroup, get_parsing_context
 
 from hymir.errors import InvalidWorkflow
 from hymir.job import DEFAULT_CHECK_INTERVAL, RETRY_LIMIT, resolve_function
 from hymir.workflow import Structure, Workflow
+from hymir_airflow.compat import (
+    DEFAULT_RETRY_DELAY,
+    HAS_TASK_STATE_STORE,
+    RECORDS_TASK_ID,
+    config,
+    link_tasks,
+    records_holder,
+)
 from hymir_airflow.meta import operator_overrides
-from hymir_airflow.compat import link_tasks
 from hymir_airflow.fail_fast import FAIL_FAST_TASK_ID, FailFastGate
-from hymir_airflow.naming import UniqueNames, display_name, task_ids_for
+from hymir_airflow.naming import display_name, free_task_id, task_ids_for
 from hymir_airflow.operator import HymirJobOperator
 
 #: The shortest wait between two checks of a CheckLater job on a deployment (seconds).
@@ -29,8 +36,9 @@ DEFAULT_AIRFLOW_RETRIES = 3
 
 #: How long Airflow waits before such a retry. Airflow's own default is 300 s; a job waiting on a
 #: CheckLater that the scheduler failed in the reschedule race (apache/airflow#71172) should resume
-#: within seconds, and a job's own retries wait the delay it drew, not this one.
-DEFAULT_AIRFLOW_RETRY_DELAY = timedelta(seconds=10)
+#: within seconds, and a job's own retries wait the delay it drew, not this one: 10 s on Airflow
+#: 3.3, and 0 before (where this delay would precede the job's own retries too).
+DEFAULT_AIRFLOW_RETRY_DELAY: timedelta = DEFAULT_RETRY_DELAY
 
 #: Every Hymir DAG carries this tag, so the UI's tag filter and the Hymir view can find them.
 HYMIR_TAG = "hymir"
@@ -57,7 +65,7 @@ def workflow_to_dag(
     enough static retries for that, and its retry policy enforces the cap. Failures the job did
     not ask a retry for (a lost worker, a timeout, the scheduler's reschedule race) get Airflow's
     usual retries: the job's ``meta={"airflow": {"retries": n}}``, else ``default_args["retries"]``,
-    else 3, each after its ``retry_delay`` (meta, else ``default_args``, else 10 s). The workflow's
+    else 3, each after its ``retry_delay`` (meta, else ``default_args``, else 10 s; 0 before Airflow 3.3). The workflow's
     ``fail_fast`` becomes the DAG's. ``check_interval`` is the wait after a ``CheckLater`` without
     ``wait_for`` (else ``default_args["poke_interval"]``, else 30 s) and ``check_timeout`` how
     long a job may keep asking to be checked later (else ``default_args["timeout"]``, else
@@ -66,7 +74,8 @@ def workflow_to_dag(
     failed by the scheduler (apache/airflow#71172); should that still happen, the task is retried
     (if it has retries left) and the job resumes with its stored context. Nested Chains and
     Groups become TaskGroups when ``task_groups`` is true; task ids stay the same either way.
-    ON_FINISHED callbacks become teardown tasks after every job. The workflow's params become the DAG's params, shown in
+    ON_FINISHED callbacks become teardown tasks after every job. Before Airflow 3.3 one more task,
+    ``hymir_records``, keeps the jobs' records (Airflow has no task state store there). The workflow's params become the DAG's params, shown in
     the trigger form; ``params`` may give a new default or an ``airflow.sdk.Param`` (with a
     description and JSON schema) for each of them. Other keyword arguments go to ``DAG``.
     """
@@ -95,7 +104,9 @@ def workflow_to_dag(
         operator_defaults["timeout"] = check_timeout
     elif "timeout" not in default_args:
         # The sensor's own default, read once here rather than from the configuration by every task.
-        operator_defaults["timeout"] = conf.getfloat("sensors", "default_timeout")
+        operator_defaults["timeout"] = config().getfloat("sensors", "default_timeout")
+    if not HAS_TASK_STATE_STORE:
+        operator_defaults["records_task_id"] = free_task_id(RECORDS_TASK_ID, task_ids)
 
     with DAG(
         dag_id=dag_id,
@@ -107,12 +118,14 @@ def workflow_to_dag(
         fail_fast=workflow.fail_fast,
         **dag_kwargs,
     ) as dag:
-        gate_id = _free_task_id(FAIL_FAST_TASK_ID, task_ids) if workflow.fail_fast else None
+        gate_id = free_task_id(FAIL_FAST_TASK_ID, task_ids) if workflow.fail_fast else None
         running = _task_being_run(dag_id, task_ids, gate_id)
         if running is not None:
             _build_for_worker(workflow, running, task_ids, gate_id, operator_defaults)
         else:
             _build_whole(workflow, task_ids, gate_id, operator_defaults, task_groups)
+            if "records_task_id" in operator_defaults:
+                records_holder(operator_defaults["records_task_id"])
     return dag
 
 
@@ -210,14 +223,6 @@ def _fail_fast_gate(workflow: Workflow, task_ids: dict[str, str], gate_id: str) 
         doc_md=FailFastGate.__doc__,
     )
     return gate.as_teardown(on_failure_fail_dagrun=True)
-
-
-def _free_task_id(base: str, task_ids: dict[str, str]) -> str:
-    """``base``, or ``base_2``, ``base_3``, ... if a job's task already has that id."""
-    names = UniqueNames()
-    for task_id in task_ids.values():
-        names.claim(task_id)
-    return names.claim(base)
 
 
 def _dag_params(workflow: Workflow, overrides: dict[str, Any]) -> dict[str, Param]:

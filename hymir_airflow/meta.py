@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import WeightRule
-
 from hymir.errors import InvalidWorkflow
 from hymir.job import Job
 from hymir.validation import describe
+from hymir_airflow.compat import weight_rules
 
 
 def _seconds(value: Any) -> timedelta:
@@ -37,7 +36,7 @@ def _integer(value: Any) -> int:
 
 
 def _weight_rule(value: Any) -> str:
-    rules = [rule.value for rule in WeightRule]
+    rules = weight_rules()
     if value in rules:
         return value
     raise ValueError(f"must be one of {', '.join(rules)}")

@@ -23,6 +23,14 @@ def task_ids_for(workflow: Workflow) -> dict[str, str]:
     }
 
 
+def free_task_id(base: str, task_ids: dict[str, str]) -> str:
+    """``base``, or ``base_2``, ``base_3``, ... if a job's task already has that id (for Hymir's own tasks)."""
+    names = UniqueNames()
+    for task_id in task_ids.values():
+        names.claim(task_id)
+    return names.claim(base)
+
+
 def function_name(job: Job) -> str:
     """The name of a job's function, as written (without its module)."""
     return job.name.rsplit(".", 1)[-1]

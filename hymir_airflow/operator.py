@@ -2,17 +2,16 @@
 
 The operator calls the job, has the core's ``decide`` say what the try means, and translates
 that outcome into Airflow: a success with the value as XCom, a failure without retry, a retry
-through the task's retry policy, or a reschedule. It judges no result itself.
+after the delay the job drew, or a reschedule. It judges no result itself.
 """
 
 from __future__ import annotations
 
+import time
 import traceback
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Mapping
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, RetryDecision, RetryPolicy
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowTaskTimeout
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from hymir.decision import Outcome, Verdict, decide, decide_raised
 from hymir.errors import MissingValue
@@ -21,7 +20,20 @@ from hymir.jsonsafe import json_problem
 from hymir.running import JobCall, call_job, summarize
 from hymir.validation import InputBinding, describe
 from hymir.workflow import Workflow
-from hymir_airflow.compat import ChosenRescheduleInterval, redact, seal, seals_encrypted, unseal
+from hymir_airflow.compat import (
+    HAS_RETRY_POLICY,
+    AirflowException,
+    AirflowFailException,
+    AirflowTaskTimeout,
+    ChosenRescheduleInterval,
+    RecordStore,
+    RetryAfter,
+    redact,
+    retry_policy_arguments,
+    seal,
+    seals_encrypted,
+    unseal,
+)
 from hymir_airflow.state import STORE_KEY, JobRecord, job_status
 from hymir_airflow.values import decode, encode
 
@@ -29,26 +41,8 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class RetryRequested(AirflowException):
-    """A job returned Retry: the task fails this try and is retried after ``delay`` seconds."""
-
-    def __init__(self, message: str, delay: float):
-        super().__init__(message)
-        self.delay = delay
-
-
-class HymirRetryPolicy(RetryPolicy):
-    """Retries a task after the delay its job drew when the job asked for a retry.
-
-    Every other failure the operator sees is decided before it reaches the policy (an exception
-    not to be retried becomes ``AirflowFailException``, which Airflow never retries), so what is
-    left gets Airflow's usual handling: ``retries`` and ``retry_delay``.
-    """
-
-    def evaluate(self, exception: BaseException, try_number: int, max_tries: int, context=None) -> RetryDecision:
-        if isinstance(exception, RetryRequested):
-            return RetryDecision.retry(delay=timedelta(seconds=exception.delay), reason=str(exception))
-        return RetryDecision.default()
+class RetryRequested(RetryAfter):
+    """A job returned Retry: the task fails this try and is retried after the delay the job drew."""
 
 
 class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
@@ -62,6 +56,8 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
     job verbatim unless ``render_templates`` is set. A CheckLater waits at least
     ``min_check_interval`` seconds (apache/airflow#71172). ``code_fingerprint`` (serialized as
     ``hymir_code``) identifies the code the job runs, so new code makes a new DAG version.
+    ``records_task_id`` names the task whose XComs keep the job's record where Airflow has no
+    task state store (before 3.3).
     """
 
     template_fields = ("job_args", "job_kwargs")
@@ -80,10 +76,11 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
         retry_on_exception: bool = False,
         render_templates: bool = False,
         min_check_interval: float = 0,
+        records_task_id: str | None = None,
         mode: str = "reschedule",
         **kwargs: Any,
     ):
-        super().__init__(mode=mode, retry_policy=HymirRetryPolicy(), **kwargs)
+        super().__init__(mode=mode, **retry_policy_arguments(), **kwargs)
         job = workflow[job_id]
         self.workflow = workflow
         self.hymir_job_id = job_id
@@ -96,6 +93,7 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
         self.retry_on_exception = retry_on_exception
         self.render_templates = render_templates
         self.min_check_interval = min_check_interval
+        self.records_task_id = records_task_id
         self.next_check: float = self.poke_interval
 
     @classmethod
@@ -110,6 +108,8 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
     def poke(self, context: Context) -> bool | PokeReturnValue:
         ti = context["ti"]
         record = self._record(context)
+        if record.retry_at is not None and record.retry_at > time.time():
+            return self._wait_for_retry(record.retry_at - time.time())
         outside = ti.try_number - 1 - record.retries
         if outside > self.airflow_retries:
             reason = (
@@ -178,7 +178,8 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
                 self._save(context, record, exception=None)
             return PokeReturnValue(True, encode(outcome.value))
         if outcome.verdict is Verdict.RETRY:
-            self._save(context, record, retries=record.retries + 1, exception=None)
+            retry_at = None if HAS_RETRY_POLICY else time.time() + delay
+            self._save(context, record, retries=record.retries + 1, exception=None, retry_at=retry_at)
             raise RetryRequested(outcome.reason, delay)
         if outcome.verdict is Verdict.CHECK_AGAIN:
             self._save(context, record, checks=record.checks + 1, **self._kept_context(outcome.context))
@@ -186,6 +187,12 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
             return False
         self._save(context, record, result=self._shown(outcome.value), exception=outcome.reason)
         raise AirflowFailException(outcome.reason)
+
+    def _wait_for_retry(self, remaining: float) -> bool:
+        """Before Airflow 3.3: the retry started at once, and waits here for the rest of the job's delay."""
+        self.log.info("%s: waiting %.1f s more before this retry, the delay the job drew", self._who(), remaining)
+        self.next_check = remaining
+        return False
 
     def _who(self) -> str:
         return describe(self.workflow[self.hymir_job_id])
@@ -224,8 +231,7 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
         """The context the job gets back: the real one, unsealed where the record keeps it sealed."""
         return unseal(record.sealed_context) if record.sealed_context is not None else dict(record.context)
 
-    @staticmethod
-    def _record(context: Context) -> JobRecord:
+    def _record(self, context: Context) -> JobRecord:
         """The job's record from the task state store; on the task's very first poke, an empty one.
 
         Only a poke of this task writes the record, and the store lives as long as the DAG run.
@@ -235,7 +241,10 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
         """
         if context["ti"].try_number <= 1 and not context.get("task_reschedule_count"):
             return JobRecord()
-        return JobRecord.from_stored(context["task_state_store"].get(STORE_KEY))
+        return JobRecord.from_stored(self._store(context).get())
+
+    def _store(self, context: Context) -> RecordStore:
+        return RecordStore(context, STORE_KEY, self.records_task_id)
 
     def _pull(self, context: Context, binding: InputBinding) -> list[Any]:
         """The values of an input, from the XComs of exactly the tasks that produce it, in workflow order.
@@ -275,11 +284,10 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
         succeeded = all(status is JobStatus.SUCCESS for status in states.values())
         return WorkflowState(WorkflowStatus.SUCCESS if succeeded else WorkflowStatus.FAILURE)
 
-    @staticmethod
-    def _save(task_context: Context, record: JobRecord, **changes: Any) -> None:
-        """Change the job's record and write it to the task state store, exception text masked."""
+    def _save(self, task_context: Context, record: JobRecord, **changes: Any) -> None:
+        """Change the job's record and write it to its store, exception text masked."""
         if changes.get("exception") is not None:
             changes["exception"] = redact(changes["exception"])
         for name, value in changes.items():
             setattr(record, name, value)
-        task_context["task_state_store"].set(STORE_KEY, record.to_stored())
+        self._store(task_context).set(record.to_stored())

@@ -8,7 +8,7 @@ from typing import Any
 from hymir.executor import JobStatus, WorkflowStatus
 from hymir_airflow.values import decode, encode
 
-#: The key under which a Hymir task keeps its record in ``context["task_state_store"]``.
+#: The key under which a Hymir task keeps its record (in ``context["task_state_store"]`` on 3.3+).
 STORE_KEY = "hymir"
 
 _JOB_STATUS = {
@@ -41,14 +41,15 @@ def workflow_status(dag_run_state: Any) -> WorkflowStatus:
 
 @dataclass
 class JobRecord:
-    """The part of a job's state that only the job knows: kept in the task state store.
+    """The part of a job's state that only the job knows: kept in the task state store (3.3+).
 
     It survives reschedules, retries and clears, and outlives the run for ``AirflowExecutor``.
     ``retries`` counts the job's Retry results acted upon (Airflow's try number also counts
     retries the job did not ask for). ``context``, ``exception`` and ``result`` (a Failure's
     value) are kept for display, passed through Airflow's secrets masker; when masking changed
     the context, ``sealed_context`` holds the real one, encrypted with Airflow's Fernet key, so
-    the job still gets it back at its next check.
+    the job still gets it back at its next check. ``retry_at`` (before Airflow 3.3, which cannot
+    wait a delay chosen per retry) is when the retry the job asked for may run, as a Unix time.
     """
 
     retries: int = 0
@@ -57,6 +58,7 @@ class JobRecord:
     sealed_context: str | None = None
     exception: str | None = None
     result: Any = None
+    retry_at: float | None = None
 
     @classmethod
     def from_stored(cls, stored: Any) -> JobRecord:

@@ -647,7 +647,7 @@ def test_a_waiting_job_failed_by_the_scheduler_resumes_with_its_context_after_a_
     from airflow.utils.state import TaskInstanceState
 
     from hymir_airflow.executor import default_dag_id
-    from hymir_airflow.inprocess import ensure_database
+    from hymir_airflow.backends.database import ensure_database
 
     ensure_database()
     workflow = Workflow(Chain(adapter_jobs.wait_once_keeping_a_note().with_meta(airflow={"retry_delay": 1})))

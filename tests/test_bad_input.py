@@ -382,7 +382,7 @@ outcome = {
 # (an in-process api-server app; the simple auth manager lets everyone in as admin here).
 from fastapi.testclient import TestClient
 from airflow.api_fastapi.app import create_app
-from hymir_airflow.rest import RestBackend
+from hymir_airflow.backends.rest import RestBackend
 
 rest = RestBackend.__new__(RestBackend)
 rest.api_url, rest.unpause = "http://testserver", False

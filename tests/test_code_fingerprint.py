@@ -39,7 +39,8 @@ from sqlalchemy import func, select
 
 from hymir import Workflow
 from hymir_airflow import workflow_to_dag
-from hymir_airflow.inprocess import ensure_database, register_dag
+from hymir_airflow.backends.database import ensure_database
+from hymir_airflow.compat import register_dag
 import fingerprint_jobs
 
 ensure_database()

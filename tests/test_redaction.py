@@ -28,7 +28,7 @@ from tests import redaction_jobs as jobs  # noqa: E402
 @pytest.fixture
 def secret(airflow_executor) -> str:
     value = f"sk-{uuid.uuid4().hex}"
-    from hymir_airflow.inprocess import ensure_database
+    from hymir_airflow.backends.database import ensure_database
 
     ensure_database()
     Variable.set(jobs.SECRET_VARIABLE, value)

@@ -199,7 +199,8 @@ from airflow.utils.session import create_session
 from sqlalchemy import select
 
 from hymir_airflow import workflow_to_dag
-from hymir_airflow.inprocess import ensure_database, register_dag
+from hymir_airflow.backends.database import ensure_database
+from hymir_airflow.compat import register_dag
 from tests.reliability_jobs import secret_workflow
 
 secret, password = sys.argv[1], sys.argv[2]

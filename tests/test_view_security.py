@@ -242,7 +242,8 @@ def many_run(auth_manager) -> str:
     from hymir import Group, Workflow
     from hymir.examples.words import uppercase
     from hymir_airflow import workflow_to_dag
-    from hymir_airflow.inprocess import ensure_database, register_dag
+    from hymir_airflow.backends.database import ensure_database
+    from hymir_airflow.compat import register_dag
 
     ensure_database()
     workflow = Workflow(Group(*(uppercase(f"w{index}") for index in range(MANY_JOBS))))

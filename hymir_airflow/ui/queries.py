@@ -1,7 +1,7 @@
 """What the Hymir view shows, read from Airflow's metadata database.
 
 Task instances, XComs and job records are read exactly as ``AirflowExecutor`` reads them
-in-process (``hymir_airflow.inprocess``), so the view and the executor agree. Every value leaves
+in-process (``hymir_airflow.backends.database``), so the view and the executor agree. Every value leaves
 this module as a masked, bounded ``Preview`` (``hymir_airflow.ui.preview``), and a run's jobs are
 read a page of ``PAGE_SIZE`` at a time, so a run of 10,000 jobs or a 30 MB output keeps its page small.
 """
@@ -28,7 +28,7 @@ from airflow.models.taskinstance import TaskInstance
 from airflow.models.xcom import XComModel
 
 from hymir_airflow.factory import HYMIR_TAG
-from hymir_airflow.inprocess import InProcessBackend
+from hymir_airflow.backends.database import MetadataDatabase
 from hymir_airflow.state import STORE_KEY, JobRecord, plain_state
 from hymir_airflow.values import decode
 from hymir_airflow.ui.preview import Preview, preview_json, preview_text
@@ -158,7 +158,7 @@ def run_detail(session: Session, dag_bag: DBDagBag, dag_id: str, run_id: str, pa
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"run {run_id!r} has {pages} page(s) of jobs, not {page}")
     shown = tasks[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     task_ids = [task.task_id for task in shown]
-    database = InProcessBackend({})
+    database = MetadataDatabase()
     rows = database.task_rows(dag_id, run_id)
     records = database.records(dag_id, run_id, task_ids)
     outputs = database.return_values(dag_id, run_id, task_ids)
@@ -195,7 +195,7 @@ def job_value(session: Session, dag_bag: DBDagBag, dag_id: str, run_id: str, tas
     dag_run = _dag_run(session, dag_id, run_id)
     if part not in VALUE_PARTS or task_id not in {task.task_id for task in _hymir_tasks(session, dag_bag, dag_run)}:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"run {run_id!r} has no Hymir job value {task_id}/{part}")
-    database = InProcessBackend({})
+    database = MetadataDatabase()
     if part == "output":
         outputs = database.return_values(dag_id, run_id, [task_id])
         if task_id not in outputs:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 import httpx
 
 from hymir.workflow import Workflow
-from hymir_airflow.executor import TaskRow
+from hymir_airflow.backends import TaskRow
+from hymir_airflow.compat import has_dag_run_wait, record_path
 from hymir_airflow.state import STORE_KEY
+
+_FINISHED = ("success", "failed")
 
 
 class AirflowApiError(RuntimeError):
@@ -43,6 +47,7 @@ class RestBackend:
     ):
         self.api_url = api_url.rstrip("/")
         self.unpause = unpause
+        self._version: str | None = None
         self._client = httpx.Client(base_url=f"{self.api_url}/api/v2", timeout=timeout)
         if token is None:
             if username is None or password is None:
@@ -117,6 +122,50 @@ class RestBackend:
         listed = "\n".join(f"- {e.get('filename')}: {e.get('stack_trace', '').strip()[-500:]}" for e in errors)
         return f"; DAG files that failed to import:\n{listed}"
 
+    def _deployment_version(self) -> str:
+        """The Airflow version the deployment runs (asked once)."""
+        if self._version is None:
+            response = self._call("GET", "/version", "read the Airflow version")
+            _raise_for_status(response, "read the Airflow version")
+            self._version = response.json()["version"]
+        return self._version
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float | None) -> str | None:
+        """Block until the run finishes: through the DAG-run wait endpoint (Airflow 3.1+), else by polling.
+
+        Returns the last state seen, which is unfinished only when ``timeout`` passed first.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if has_dag_run_wait(self._deployment_version()):
+            state = self._stream_until_finished(dag_id, run_id, timeout)
+            if state in _FINISHED:
+                return state
+        state = self.dag_run_state(dag_id, run_id)
+        while state not in _FINISHED and (deadline is None or time.monotonic() < deadline):
+            time.sleep(1)
+            state = self.dag_run_state(dag_id, run_id)
+        return state
+
+    def _stream_until_finished(self, dag_id: str, run_id: str, timeout: float | None) -> str | None:
+        """The run's state as the wait endpoint streams it, until it is finished or ``timeout`` passed."""
+        state = None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            with self._client.stream(
+                "GET", f"/dags/{dag_id}/dagRuns/{run_id}/wait", params={"interval": 1}, timeout=None
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    _raise_for_status(response, f"wait for run {run_id!r} of {dag_id!r}")
+                for line in response.iter_lines():
+                    if line.strip():
+                        state = json.loads(line)["state"]
+                    if state in _FINISHED or (deadline is not None and time.monotonic() >= deadline):
+                        return state
+        except httpx.HTTPError:
+            pass  # a dropped stream: polling takes over
+        return state
+
     def dag_run_state(self, dag_id: str, run_id: str) -> str | None:
         response = self._call("GET", f"/dags/{dag_id}/dagRuns/{run_id}", "read the DAG run")
         _raise_for_status(response, f"read run {run_id!r} of {dag_id!r}")
@@ -153,14 +202,11 @@ class RestBackend:
             values[task_id] = response.json()["value"]
         return values
 
-    def records(self, dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, Any]:
+    def records(self, dag_id: str, run_id: str, task_ids: list[str], holder_task_id: str) -> dict[str, Any]:
         records = {}
         for task_id in task_ids:
-            response = self._call(
-                "GET",
-                f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/state-store/{STORE_KEY}",
-                "read the job's record",
-            )
+            path = record_path(self._deployment_version(), dag_id, run_id, task_id, STORE_KEY, holder_task_id)
+            response = self._call("GET", path, "read the job's record")
             if response.status_code == 404:
                 continue
             _raise_for_status(response, f"read the record of {task_id!r}")

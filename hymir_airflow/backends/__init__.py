@@ -1,0 +1,45 @@
+"""Where ``AirflowExecutor`` runs DAGs and reads them back: in this process, or on a deployment.
+
+``database`` reads runs from Airflow's metadata database (the in-process backend and the Hymir
+view both use it), ``inprocess`` runs DAGs with ``dag.test()``, ``rest`` drives a deployment
+through its REST API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from hymir.workflow import Workflow
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """What Airflow reports of one task instance."""
+
+    task_id: str
+    state: str | None
+    try_number: int
+
+
+class AirflowBackend(Protocol):
+    """The operations ``AirflowExecutor`` needs from an Airflow: start a run, read it back, delete it."""
+
+    def start(self, workflow: Workflow, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+        """Run (or trigger) the workflow's DAG with ``conf``; return the DAG run id."""
+
+    def wait_for_dag(self, dag_id: str, timeout: float) -> None: ...
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float | None) -> str | None:
+        """Block until the run has finished (or ``timeout`` passed); return its state."""
+
+    def dag_run_state(self, dag_id: str, run_id: str) -> str | None: ...
+
+    def task_rows(self, dag_id: str, run_id: str) -> dict[str, TaskRow]: ...
+
+    def return_values(self, dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, Any]: ...
+
+    def records(self, dag_id: str, run_id: str, task_ids: list[str], holder_task_id: str) -> dict[str, Any]:
+        """The stored records of ``task_ids`` (``holder_task_id`` keeps them before Airflow 3.3)."""
+
+    def delete_run(self, dag_id: str, run_id: str) -> None: ...
