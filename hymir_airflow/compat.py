@@ -302,36 +302,41 @@ def _json(value: Any) -> Any:
 # --- The metadata database, for dag.test() and readers ---------------------------------------------
 
 
+def dag_bag(dag_folder: str, **kwargs: Any) -> Any:
+    """Airflow's ``DagBag`` of the DAG files in ``dag_folder`` (it moved to ``airflow.dag_processing`` in 3.2)."""
+    if AIRFLOW_MINOR >= (3, 2):
+        from airflow.dag_processing.dagbag import DagBag
+    else:
+        from airflow.models.dagbag import DagBag
+    return DagBag(dag_folder=dag_folder, **kwargs)
+
+
 def register_dag(dag: Any) -> None:
     """Serialize ``dag`` into the metadata database, as the dag-processor would, so ``dag.test()`` can run it."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
 
     DagBundlesManager().sync_bundles_to_db()
-    folder = tempfile.mkdtemp(prefix="hymir-empty-")
-    if AIRFLOW_MINOR >= (3, 2):
-        from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-    else:
-        from airflow.models.dagbag import DagBag
-    bag = DagBag(dag_folder=folder, collect_dags=False)
-    if getattr(dag, "relative_fileloc", None) is None:
+    bag = dag_bag(tempfile.mkdtemp(prefix="hymir-empty-"), collect_dags=False)
+    if getattr(dag, "relative_fileloc", None) is None:  # 3.0 stores it and has no default
         dag.relative_fileloc = "hymir_dag.py"
     bag.bag_dag(dag)
     if AIRFLOW_MINOR >= (3, 2):
+        from airflow.dag_processing.dagbag import sync_bag_to_db
+
         sync_bag_to_db(bag, "dags-folder", None)
     elif AIRFLOW_MINOR >= (3, 1):
-        from airflow.models.dagbag import sync_bag_to_db as sync_v31
+        from airflow.models.dagbag import sync_bag_to_db
 
-        sync_v31(bag, "dags-folder", None)
+        sync_bag_to_db(bag, "dags-folder", None)
     else:
         bag.sync_to_db("dags-folder", None)
 
 
-def serialize_dag(dag: Any) -> dict[str, Any]:
-    """The JSON form of ``dag`` that Airflow stores in its serialized-DAG table."""
+def dag_serializer() -> Any:
+    """The class that turns DAGs into what Airflow stores and back (``serialize_dag``, ``to_dict``, ...)."""
     from airflow.serialization import serialized_objects
 
-    serializer = getattr(serialized_objects, "DagSerialization", None) or serialized_objects.SerializedDAG
-    return serializer.to_dict(dag)
+    return getattr(serialized_objects, "DagSerialization", None) or serialized_objects.SerializedDAG
 
 
 def xcom_query(dag_id: str, run_id: str, key: str, task_ids: list[str]) -> Any:
@@ -343,3 +348,308 @@ def xcom_query(dag_id: str, run_id: str, key: str, task_ids: list[str]) -> Any:
         XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == key,
         XComModel.task_id.in_(task_ids), XComModel.map_index == -1,
     )
+
+
+# --- The Hymir view and the plugin ------------------------------------------------------------------
+# What hymir_airflow.plugin and hymir_airflow.ui need of the api-server, its auth manager and the
+# metadata database; each is pinned by tests/test_compat_view_contract.py.
+
+
+def airflow_plugin_class() -> type:
+    """Airflow's base class of plugins, which the Hymir plugin subclasses."""
+    from airflow.plugins_manager import AirflowPlugin
+
+    return AirflowPlugin
+
+
+def new_dag_bag() -> Any:
+    """A cache of serialized DAGs made as the api-server makes its own, for the view's ``app.state.dag_bag``."""
+    from airflow.api_fastapi.common.dagbag import create_dag_bag
+
+    return create_dag_bag()
+
+
+def dag_bag_dependency() -> Any:
+    """The FastAPI parameter annotation that hands a route its app's ``state.dag_bag``."""
+    from airflow.api_fastapi.common.dagbag import DagBagDep
+
+    return DagBagDep
+
+
+def session_dependency() -> Any:
+    """The FastAPI parameter annotation that hands a route a metadata-database session."""
+    from airflow.api_fastapi.common.db.common import SessionDep
+
+    return SessionDep
+
+
+def user_dependency() -> Any:
+    """The FastAPI parameter annotation that hands a route the logged-in user, or answers HTTP 401."""
+    from airflow.api_fastapi.core_api.security import GetUserDep
+
+    return GetUserDep
+
+
+def dag_read_dependency(entity: str) -> Any:
+    """A FastAPI dependency: HTTP 403 unless the user may read ``entity`` (``"RUN"``, ...) of the path's DAG."""
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+    from airflow.api_fastapi.core_api.security import requires_access_dag
+
+    return requires_access_dag("GET", DagAccessEntity[entity])
+
+
+def accept_login_cookie(app: Any) -> None:
+    """Let the FastAPI ``app`` take Airflow's login cookie as a bearer token where ``GetUserDep`` reads only the header.
+
+    On 3.1+ ``GetUserDep`` reads the ``_token`` cookie that Airflow's login page sets itself; 3.0's reads only the
+    ``Authorization`` header (its UI copies the cookie into it), so a page opened by the browser needs this.
+    """
+    if AIRFLOW_MINOR < (3, 1):
+        app.add_middleware(_LoginCookieAsBearer)
+
+
+class _LoginCookieAsBearer:
+    """ASGI middleware: an HTTP request with Airflow's login cookie and no ``Authorization`` header gets one from it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            scope = _with_cookie_as_bearer(scope)
+        await self.app(scope, receive, send)
+
+
+def _with_cookie_as_bearer(scope: dict[str, Any]) -> dict[str, Any]:
+    from starlette.requests import HTTPConnection
+
+    from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
+
+    connection = HTTPConnection(scope)
+    token = connection.cookies.get(COOKIE_NAME_JWT_TOKEN)
+    if not token or "authorization" in connection.headers:
+        return scope
+    return {**scope, "headers": [*scope["headers"], (b"authorization", f"Bearer {token}".encode("latin-1"))]}
+
+
+def _auth_manager() -> Any:
+    from airflow.api_fastapi.app import get_auth_manager
+
+    return get_auth_manager()
+
+
+def readable_dag_ids(user: Any) -> set[str]:
+    """The ids of the DAGs ``user`` may read, as the configured auth manager answers."""
+    return _auth_manager().get_authorized_dag_ids(user=user, method="GET")
+
+
+def run_readable_dag_ids(user: Any, dag_ids: Iterable[str]) -> set[str]:
+    """Those of ``dag_ids`` whose runs ``user`` may read (DAG-run read, asked of the auth manager DAG by DAG)."""
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+
+    manager = _auth_manager()
+    return {
+        dag_id
+        for dag_id, details in _dag_details(list(dag_ids)).items()
+        if manager.is_authorized_dag(method="GET", access_entity=DagAccessEntity.RUN, details=details, user=user)
+    }
+
+
+def _dag_details(dag_ids: list[str]) -> dict[str, Any]:
+    """What the auth manager is told of each DAG: its id, and since 3.1 (which brought teams) its team."""
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
+
+    if AIRFLOW_MINOR < (3, 1):
+        return {dag_id: DagDetails(id=dag_id) for dag_id in dag_ids}
+    from airflow.models.dag import DagModel
+
+    if AIRFLOW_MINOR >= (3, 2):
+        teams = DagModel.get_dag_id_to_team_name_mapping(dag_ids)
+    else:
+        teams = {dag_id: DagModel.get_team_name(dag_id) for dag_id in dag_ids}
+    return {dag_id: DagDetails(id=dag_id, team_name=teams.get(dag_id)) for dag_id in dag_ids}
+
+
+def login_url(next_url: str) -> str:
+    """The auth manager's login page, which sends the browser on to ``next_url`` once it is logged in.
+
+    Before 3.3 the simple auth manager drops ``next_url``, though its login page follows a ``next`` parameter:
+    one is added when the manager's address has none.
+    """
+    from urllib.parse import parse_qs, urlencode, urlsplit
+
+    url = _auth_manager().get_url_login(next_url=next_url)
+    if "next" in parse_qs(urlsplit(url).query):
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{urlencode({'next': next_url})}"
+
+
+def tagged_dags(session: Session, tag: str, dag_ids: Iterable[str]) -> list[tuple[str, bool]]:
+    """``(dag_id, is_paused)`` of the DAGs among ``dag_ids`` tagged ``tag`` that the dag-processor still finds."""
+    from sqlalchemy import select
+
+    from airflow.models.dag import DagModel, DagTag
+
+    tagged = select(DagTag.dag_id).where(DagTag.name == tag)
+    query = (
+        select(DagModel.dag_id, DagModel.is_paused)
+        .where(DagModel.dag_id.in_(tagged), DagModel.dag_id.in_(list(dag_ids)), DagModel.is_stale.is_(False))
+        .order_by(DagModel.dag_id)
+    )
+    return [(dag_id, bool(is_paused)) for dag_id, is_paused in session.execute(query)]
+
+
+def latest_runs(session: Session, dag_id: str, limit: int) -> list[tuple[str, Any, Any]]:
+    """``(run_id, state, run_after)`` of the DAG's ``limit`` latest runs, newest first."""
+    from sqlalchemy import select
+
+    from airflow.models.dagrun import DagRun
+
+    query = (
+        select(DagRun.run_id, DagRun.state, DagRun.run_after)
+        .where(DagRun.dag_id == dag_id)
+        .order_by(DagRun.run_after.desc(), DagRun.id.desc())
+        .limit(limit)
+    )
+    return [tuple(row) for row in session.execute(query)]
+
+
+def find_dag_run(session: Session, dag_id: str, run_id: str) -> Any | None:
+    """The ``DagRun`` of one run (``state``, ``start_date``, ``end_date``, ...), or None when there is none."""
+    from sqlalchemy import select
+
+    from airflow.models.dagrun import DagRun
+
+    return session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+
+
+def dag_of_run(session: Session, dag_bag: Any, dag_run: Any) -> Any:
+    """The serialized DAG of the version the run was made with (else the latest); HTTP 404 when none is stored.
+
+    3.0 has no ``get_dag_for_run_or_latest_version``: the run's version is read as 3.0's grid view reads it.
+    """
+    if AIRFLOW_MINOR >= (3, 1):
+        from airflow.api_fastapi.common.dagbag import get_dag_for_run_or_latest_version
+
+        return get_dag_for_run_or_latest_version(dag_bag, dag_run, dag_run.dag_id, session)
+    from fastapi import HTTPException, status
+
+    version = dag_run.created_dag_version
+    if version is not None and version.serialized_dag is not None:
+        return version.serialized_dag.dag
+    dag = dag_bag.get_dag(dag_run.dag_id, session=session)
+    if dag is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"The Dag with ID: `{dag_run.dag_id}` was not found")
+    return dag
+
+
+def task_instance_totals(session: Session, dag_id: str, run_id: str) -> list[tuple[Any, int, int]]:
+    """``(state, count, sum of try numbers)`` of the run's task instances per state, ordered by state."""
+    from sqlalchemy import func, select
+
+    from airflow.models.taskinstance import TaskInstance
+
+    query = (
+        select(TaskInstance.state, func.count(), func.sum(TaskInstance.try_number))
+        .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
+        .group_by(TaskInstance.state)
+        .order_by(TaskInstance.state)
+    )
+    return [tuple(row) for row in session.execute(query)]
+
+
+def return_value_totals(session: Session, dag_id: str, run_id: str) -> tuple[int, Any]:
+    """``(count, latest timestamp)`` of the run's XCom return values: both change when an output is stored."""
+    from sqlalchemy import func, select
+
+    from airflow.models.xcom import XComModel
+
+    query = select(func.count(), func.max(XComModel.timestamp)).where(
+        XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == "return_value"
+    )
+    return tuple(session.execute(query).one())
+
+
+def records_version(session: Session, dag_id: str, run_id: str, key: str) -> tuple[int, Any]:
+    """``(count, latest update)`` of the records ``key`` of a run: both change when a record is stored.
+
+    They are rows of the task state store on 3.3+, and before the holder's XComs, whose keys all start with
+    ``record_key("", key)``.
+    """
+    from sqlalchemy import func, select
+
+    if HAS_TASK_STATE_STORE:
+        from airflow.models.task_state_store import TaskStateStoreModel as Store
+
+        query = select(func.count(), func.max(Store.updated_at)).where(
+            Store.dag_id == dag_id, Store.run_id == run_id, Store.key == key
+        )
+    else:
+        from airflow.models.xcom import XComModel
+
+        query = select(func.count(), func.max(XComModel.timestamp)).where(
+            XComModel.dag_id == dag_id, XComModel.run_id == run_id,
+            XComModel.key.startswith(record_key("", key), autoescape=True),
+        )
+    return tuple(session.execute(query).one())
+
+
+def store_xcom(session: Session, dag_id: str, run_id: str, task_id: str, key: str, value: Any) -> None:
+    """Store ``value`` as a task's XCom ``key`` in a run as the execution API stores a worker's push: JSON as is."""
+    from sqlalchemy import delete, select
+
+    from airflow.models.dagrun import DagRun
+    from airflow.models.xcom import XComModel
+
+    dag_run_id = session.scalar(select(DagRun.id).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+    session.execute(
+        delete(XComModel).where(
+            XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.task_id == task_id,
+            XComModel.key == key, XComModel.map_index == -1,
+        )
+    )
+    session.add(
+        XComModel(
+            dag_run_id=dag_run_id, dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=-1, key=key, value=value
+        )
+    )
+
+
+def store_record(
+    session: Session, dag_id: str, run_id: str, task_id: str, key: str, record: Any,
+    holder_task_id: str = RECORDS_TASK_ID,
+) -> None:
+    """Store ``record`` as a task's record ``key`` in a run, where ``read_records`` and ``records_version`` find it."""
+    if HAS_TASK_STATE_STORE:
+        _store_state(session, dag_id, run_id, task_id, key, json.dumps(record))
+        return
+    from sqlalchemy import delete
+
+    from airflow.models.xcom import XComModel
+
+    stored_key = record_key(task_id, key)
+    session.execute(
+        delete(XComModel).where(XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == stored_key)
+    )
+    store_xcom(session, dag_id, run_id, holder_task_id, stored_key, record)
+
+
+def _store_state(session: Session, dag_id: str, run_id: str, task_id: str, key: str, text: str) -> None:
+    from datetime import datetime, timezone
+
+    from sqlalchemy import delete, select
+
+    from airflow.models.dagrun import DagRun
+    from airflow.models.task_state_store import TaskStateStoreModel as Store
+
+    dag_run_id = session.scalar(select(DagRun.id).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+    session.execute(delete(Store).where(Store.dag_run_id == dag_run_id, Store.task_id == task_id, Store.key == key))
+    session.add(
+        Store(
+            dag_run_id=dag_run_id, dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=-1, key=key,
+            value=text, updated_at=datetime.now(timezone.utc),
+        )
+    )
+
+
+warn_if_untested()

@@ -124,8 +124,6 @@ def workflow_to_dag(
             _build_for_worker(workflow, running, task_ids, gate_id, operator_defaults)
         else:
             _build_whole(workflow, task_ids, gate_id, operator_defaults, task_groups)
-            if "records_task_id" in operator_defaults:
-                records_holder(operator_defaults["records_task_id"])
     return dag
 
 
@@ -162,6 +160,8 @@ def _build_whole(
     for job_id, predecessors in dependencies:
         for upstream in predecessors:
             link_tasks(tasks[upstream], tasks[job_id])
+    if "records_task_id" in operator_defaults:
+        _records_holder_before(operator_defaults["records_task_id"], tasks, dependencies)
     leaves = _leaves(workflow, dependencies)
     teardowns = [tasks[callback_id] for callback_id in workflow.callback_ids()]
     if gate_id is not None:
@@ -169,6 +169,20 @@ def _build_whole(
     for teardown in teardowns:
         for leaf in leaves:
             link_tasks(tasks[leaf], teardown)
+
+
+def _records_holder_before(
+    task_id: str, tasks: dict[str, HymirJobOperator], dependencies: list[tuple[str, list[str]]]
+) -> None:
+    """Before Airflow 3.3: the task that keeps the jobs' records, upstream of every first job.
+
+    The scheduler marks it done at once; ``dag.test()`` runs it, and a task's start clears its
+    XComs, so it must be done before any job writes a record there.
+    """
+    holder = records_holder(task_id)
+    for job_id, predecessors in dependencies:
+        if not predecessors:
+            link_tasks(holder, tasks[job_id])
 
 
 def _build_for_worker(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
+from hymir_airflow.compat import AirflowFailException
 
 from hymir_airflow.state import plain_state
 

@@ -33,7 +33,7 @@ def greet(name: str):
 PARSE = """
 import json, sys
 from airflow.models.dag_version import DagVersion
-from airflow.serialization.serialized_objects import DagSerialization
+from hymir_airflow.compat import dag_serializer
 from airflow.utils.session import create_session
 from sqlalchemy import func, select
 
@@ -50,7 +50,7 @@ if sys.argv[2] == "run":
     dag.test()
 with create_session() as session:
     versions = session.scalar(select(func.count()).select_from(DagVersion).where(DagVersion.dag_id == sys.argv[1]))
-task = DagSerialization.to_dict(dag)["dag"]["tasks"][0]["__var"]
+task = dag_serializer().to_dict(dag)["dag"]["tasks"][0]["__var"]
 print(json.dumps({"versions": versions, "code": task["hymir_code"]}))
 """
 

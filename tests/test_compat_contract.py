@@ -70,3 +70,108 @@ def test_seal_round_trips_and_encrypts_with_a_fernet_key():
     sealed = compat.seal(value)
     assert compat.seals_encrypted() and "pw" not in sealed
     assert compat.unseal(sealed) == value
+
+
+def test_the_installed_airflow_is_a_tested_minor_or_warns(caplog):
+    """warn_if_untested: silent on a tested minor, one warning naming the tested versions otherwise."""
+    tested = {compat._minor(version) for version in compat.TESTED_VERSIONS}
+    assert compat.warn_if_untested() is (compat.AIRFLOW_MINOR not in tested and compat.AIRFLOW_MINOR > max(tested))
+    assert compat._minor("3.4.0") > max(tested) and compat._minor("3.10.1rc1") == (3, 10)
+
+
+def test_exceptions_are_the_ones_airflow_handles():
+    """A Failure is raised as the AirflowFailException that Airflow's task runner does not retry."""
+    from airflow.sdk.execution_time import task_runner
+
+    source = inspect.getsource(task_runner)
+    assert compat.AirflowFailException.__name__ in source, "the task runner no longer names AirflowFailException"
+    assert issubclass(compat.AirflowFailException, compat.AirflowException)
+    assert issubclass(compat.RetryAfter, compat.AirflowException)
+
+
+@pytest.mark.skipif(not compat.HAS_RETRY_POLICY, reason="retry policies came with Airflow 3.3")
+def test_a_retry_policy_chooses_the_delay_of_a_retry_after():
+    """RetryPolicy.evaluate(exception, try_number, max_tries, context) -> RetryDecision.retry(delay=...)."""
+    from airflow.sdk import RetryPolicy
+
+    parameters = list(inspect.signature(RetryPolicy.evaluate).parameters)
+    assert parameters[:4] == ["self", "exception", "try_number", "max_tries"], parameters
+    policy = compat.retry_policy_arguments()["retry_policy"]
+    decision = policy.evaluate(compat.RetryAfter("again", 2.5), 1, 5)
+    assert decision.retry_delay.total_seconds() == 2.5
+
+
+@pytest.mark.skipif(compat.HAS_RETRY_POLICY, reason="Airflow 3.3 has retry policies")
+def test_without_retry_policies_the_operator_waits_itself():
+    """Before 3.3 BaseOperator takes no retry_policy, and Hymir's default retry_delay is 0."""
+    assert "retry_policy" not in inspect.signature(BaseOperator.__init__).parameters
+    assert compat.retry_policy_arguments() == {} and compat.DEFAULT_RETRY_DELAY.total_seconds() == 0
+
+
+@pytest.mark.skipif(compat.HAS_TASK_STATE_STORE, reason="the records holder is used before Airflow 3.3 only")
+def test_an_empty_operator_is_marked_done_without_running():
+    """The records holder never starts on a deployment: the scheduler marks EmptyOperators done itself."""
+    from airflow.models.dagrun import DagRun
+
+    assert "inherits_from_empty_operator" in inspect.getsource(DagRun.schedule_tis), (
+        "DagRun.schedule_tis no longer skips running EmptyOperators; the records holder would clear its XComs"
+    )
+    holder = compat.records_holder("hymir_records")
+    assert holder.inherits_from_empty_operator
+
+
+def test_a_starting_task_clears_only_its_own_xcoms():
+    """A task's start clears the XComs of its own task id, so the holder's records survive the jobs' tries."""
+    from airflow.api_fastapi.execution_api.routes import task_instances
+
+    source = inspect.getsource(task_instances.ti_run)
+    assert "XComModel.task_id == ti.task_id" in source, "ti_run no longer clears XComs by the task's own id"
+
+
+def test_xcoms_of_another_task_can_be_written_and_read_from_a_task():
+    """BaseXCom.set/get_one take the dag, task and run ids, so a job writes its record under the holder."""
+    from airflow.sdk.bases.xcom import BaseXCom
+
+    for method, names in ((BaseXCom.set, ["key", "value", "dag_id", "task_id", "run_id"]),
+                          (BaseXCom.get_one, ["key", "dag_id", "task_id", "run_id"])):
+        parameters = list(inspect.signature(method).parameters)
+        assert all(name in parameters for name in names), f"{method.__qualname__}{parameters}"
+
+
+def test_records_are_read_from_the_store_of_this_version():
+    """read_records: the task state store's or the XCom table's columns, as the version keeps records."""
+    if compat.HAS_TASK_STATE_STORE:
+        from airflow.models.task_state_store import TaskStateStoreModel as Model
+
+        columns = ["dag_id", "run_id", "task_id", "key", "value"]
+    else:
+        from airflow.models.xcom import XComModel as Model
+
+        columns = ["dag_id", "run_id", "task_id", "key", "value", "map_index"]
+    assert all(hasattr(Model, column) for column in columns), Model
+
+
+def test_the_rest_api_serves_records_where_this_version_keeps_them():
+    """record_path names a route of the public REST API of the deployment's version."""
+    from airflow.api_fastapi.core_api.routes.public import public_router
+
+    paths = {route.path for route in public_router.routes}
+    version = ".".join(map(str, compat.AIRFLOW_MINOR)) + ".0"
+    path = compat.record_path(version, "d", "r", "t", "hymir", "hymir_records")
+    template = path.replace("/d/", "/{dag_id}/").replace("/r/", "/{dag_run_id}/")
+    template = template.replace("/t/", "/{task_id}/").replace("/hymir_records/", "/{task_id}/")
+    prefix = "/api/v2"
+    assert any(p.startswith(prefix) and p.removeprefix(prefix).split("/")[:-1] == template.split("/")[:-1]
+               for p in paths), sorted(p for p in paths if "taskInstances" in p)[:20]
+    assert compat.has_dag_run_wait(version) is (compat.AIRFLOW_MINOR >= (3, 1))
+    if compat.AIRFLOW_MINOR >= (3, 1):
+        assert f"{prefix}/dags/{{dag_id}}/dagRuns/{{dag_run_id}}/wait" in paths
+
+
+def test_dags_register_and_serialize_through_this_version():
+    """register_dag, dag_bag and dag_serializer find Airflow's DagBag, its sync and the DAG serializer."""
+    with DAG("contract_serialize", schedule=None) as dag:
+        _Plain(task_id="only")
+    data = compat.dag_serializer().to_dict(dag)
+    assert data["dag"]["dag_id"] == "contract_serialize"
+    assert compat.dag_bag(str(inspect.getfile(compat)).rsplit("/", 1)[0], collect_dags=False).dags == {}

@@ -16,12 +16,13 @@ pytestmark = pytest.mark.airflow
 
 airflow = pytest.importorskip("airflow")
 
-from airflow.models.task_state_store import TaskStateStoreModel  # noqa: E402
 from airflow.models.variable import Variable  # noqa: E402
 from airflow.utils.session import create_session  # noqa: E402
-from sqlalchemy import select  # noqa: E402
 
 from hymir import Group, JobStatus, Workflow  # noqa: E402
+from hymir_airflow.compat import read_records  # noqa: E402
+from hymir_airflow.naming import task_ids_for  # noqa: E402
+from hymir_airflow.state import STORE_KEY  # noqa: E402
 from tests import redaction_jobs as jobs  # noqa: E402
 
 
@@ -36,12 +37,11 @@ def secret(airflow_executor) -> str:
     Variable.delete(jobs.SECRET_VARIABLE)
 
 
-def stored_records(dag_id: str, run_id: str) -> list[str]:
+def stored_records(workflow: Workflow, dag_id: str, run_id: str) -> list[str]:
+    """The records of the run's jobs as stored in the metadata database, as text."""
     with create_session() as session:
-        query = select(TaskStateStoreModel.value).where(
-            TaskStateStoreModel.dag_id == dag_id, TaskStateStoreModel.run_id == run_id
-        )
-        return [str(value) for value in session.scalars(query)]
+        found = read_records(session, dag_id, run_id, task_ids_for(workflow).values(), STORE_KEY)
+    return [str(value) for value in found.values()]
 
 
 def test_records_are_masked_and_the_job_still_gets_its_context(airflow_executor, secret):
@@ -66,7 +66,7 @@ def test_records_are_masked_and_the_job_still_gets_its_context(airflow_executor,
     assert waited.result == password
     assert airflow_executor.outputs(run_id) == {"password": [password]}
 
-    records = stored_records(airflow_executor.dag_id(run_id), run_id)
+    records = stored_records(workflow, airflow_executor.dag_id(run_id), run_id)
     assert len(records) == 3
     assert all(secret not in record and password not in record for record in records), records
     sealed = [record for record in records if "sealed_context" in record and "gAAAA" in record]

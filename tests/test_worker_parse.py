@@ -91,12 +91,12 @@ def test_any_other_context_builds_the_whole_dag(monkeypatch, dag_id, task_id):
 
 SERIALIZE = """
 import json, sys
-from airflow.serialization.serialized_objects import DagSerialization
+from hymir_airflow.compat import dag_serializer
 from tests.test_worker_parse import sample_workflow
 from hymir_airflow import workflow_to_dag
 
 dag = workflow_to_dag(sample_workflow(fail_fast=True), dag_id="sample", tags=["b", "a"])
-print(json.dumps(DagSerialization.to_dict(dag), sort_keys=True))
+print(json.dumps(dag_serializer().to_dict(dag), sort_keys=True))
 """
 
 
