@@ -175,3 +175,11 @@ def test_dags_register_and_serialize_through_this_version():
     data = compat.dag_serializer().to_dict(dag)
     assert data["dag"]["dag_id"] == "contract_serialize"
     assert compat.dag_bag(str(inspect.getfile(compat)).rsplit("/", 1)[0], collect_dags=False).dags == {}
+
+
+def test_the_sensor_times_its_reschedules_from_the_first_reschedule_date():
+    """BaseSensorOperator.execute reads ti.get_first_reschedule_date, which compat parses on 3.0 (apache/airflow#58777)."""
+    assert "get_first_reschedule_date" in inspect.getsource(BaseSensorOperator.execute)
+    parsed = compat._as_datetime("2026-12-01T10:00:00.5Z")
+    assert parsed.tzinfo is not None and parsed.microsecond == 500000
+    assert compat._as_datetime(None) is None
