@@ -1,7 +1,8 @@
 """The Airflow plugin, registered through the ``airflow.plugins`` entry point.
 
-It adds the Hymir view to the api-server (a FastAPI app under ``/hymir``) and a "Hymir" entry
-to the navigation bar of the Airflow UI, which shows that view inside the UI.
+It adds the Hymir view to the api-server (a FastAPI app under ``/hymir``) and, on Airflow 3.1+
+(which brought plugins' ``external_views``), a "Hymir" entry to the navigation bar of the Airflow
+UI, which shows that view inside the UI. On 3.0 the view is reached at ``/hymir/`` directly.
 
 Every Airflow component loads plugins, task processes included, so this module stays cheap to
 import: the view itself is built on its first request, in the api-server only.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable, MutableMapping
 
-from airflow.plugins_manager import AirflowPlugin
+from hymir_airflow.compat import HAS_EXTERNAL_VIEWS, airflow_plugin_class
 
 #: Where the api-server mounts the Hymir view.
 URL_PREFIX = "/hymir"
@@ -19,6 +20,18 @@ URL_PREFIX = "/hymir"
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+AirflowPlugin = airflow_plugin_class()
+
+#: The "Hymir" entry of the Airflow UI's navigation bar, which shows the view inside the UI.
+NAV_ENTRY = {
+    "name": "Hymir",
+    # Relative to the UI's <base href>, so it also holds when Airflow is served under a path.
+    "href": "hymir/",
+    "url_route": "hymir",
+    "destination": "nav",
+    "nav_top_level": True,
+}
 
 
 class HymirView:
@@ -40,13 +53,4 @@ class HymirPlugin(AirflowPlugin):
 
     name = "hymir"
     fastapi_apps = [{"app": HymirView(), "url_prefix": URL_PREFIX, "name": "Hymir"}]
-    external_views = [
-        {
-            "name": "Hymir",
-            # Relative to the UI's <base href>, so it also holds when Airflow is served under a path.
-            "href": "hymir/",
-            "url_route": "hymir",
-            "destination": "nav",
-            "nav_top_level": True,
-        }
-    ]
+    external_views = [NAV_ENTRY] if HAS_EXTERNAL_VIEWS else []

@@ -1,7 +1,9 @@
 """The Hymir view of the Airflow UI on a real deployment: behind Airflow's login, and in a real browser.
 
 The deployment is ``embedded`` (tests/deployment_fixtures.py: SQLite, LocalExecutor, a copy of
-``dags/``); the browser is the system's headless Chromium driven by Playwright.
+``dags/``); the browser is the system's headless Chromium driven by Playwright. On Airflow 3.1+ the
+view is opened from its entry in the Airflow UI's navigation; 3.0 has no ``external_views``, so
+there the view is opened at ``/hymir/`` and the navigation has no entry for it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ import pytest
 
 from hymir import WorkflowStatus
 from tests.deployment_fixtures import ROOT, remote, service_missing
+
+pytest.importorskip("airflow")
+
+from hymir_airflow.compat import HAS_EXTERNAL_VIEWS  # noqa: E402
 
 pytestmark = [pytest.mark.airflow, pytest.mark.deployment]
 
@@ -123,36 +129,74 @@ def browser():
             chromium.close()
 
 
-def test_a_user_logs_in_and_opens_the_run_from_the_hymir_menu(embedded, words_run, browser):
+def log_in_at_the_view(page, embedded, words_run) -> None:
+    """Open the view without a login: it sends the browser to Airflow's own login page, then back to itself."""
     from playwright.sync_api import expect
 
-    page = browser.new_page(viewport={"width": 1400, "height": 720})
-    page.set_default_timeout(30_000)
-
-    # Not logged in: the Hymir view sends the browser to Airflow's own login page, then back.
     page.goto(f"{embedded.api_url}/hymir/")
     expect(page.get_by_text("Sign into Airflow")).to_be_visible()
     page.get_by_label("Username").fill("admin")
     page.get_by_label("Password").fill(embedded.password)
     page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{embedded.api_url}/hymir/")
     expect(page.get_by_role("heading", name="Hymir workflows")).to_be_visible()
     expect(page.get_by_role("link", name=words_run, exact=True)).to_be_visible()
 
-    # In the Airflow UI, the "Hymir" entry of the navigation shows the view; the run opens in it.
-    page.goto(f"{embedded.api_url}/")
-    page.get_by_role("link", name="Hymir", exact=True).click()
-    view = page.frame_locator("iframe[title='Hymir']")
+
+def check_the_run_opens(view, words_run) -> None:
+    """Click the run in the view (a page or the frame that shows it) and check every job of its table."""
+    from playwright.sync_api import expect
+
     view.get_by_role("link", name=words_run, exact=True).click()
     expect(view.get_by_role("heading", name=words_run)).to_be_visible()
     rows = view.locator("tbody tr")
     expect(rows).to_have_count(len(WORDS_JOBS))
-
     headers = view.locator("thead th").all_inner_texts()
     assert [header.strip().lower() for header in headers] == [column.lower() for column in COLUMNS]
     assert [rows.nth(index).locator("td").all_inner_texts() for index in range(len(WORDS_JOBS))] == WORDS_JOBS
 
+
+def hymir_nav_entry(page, api_url: str):
+    """The "Hymir" link of the Airflow UI's home page, looked for once the navigation bar shows its "Dags" entry."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{api_url}/")
+    expect(page.get_by_role("link", name="Dags", exact=True)).to_be_visible()
+    return page.get_by_role("link", name="Hymir", exact=True)
+
+
+@pytest.mark.skipif(not HAS_EXTERNAL_VIEWS, reason="Airflow 3.0 has no external_views: no entry in its navigation")
+def test_a_user_logs_in_and_opens_the_run_from_the_hymir_menu(embedded, words_run, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 720})
+    page.set_default_timeout(30_000)
+    log_in_at_the_view(page, embedded, words_run)
+
+    # In the Airflow UI, the "Hymir" entry of the navigation shows the view; the run opens in it.
+    hymir_nav_entry(page, embedded.api_url).click()
+    check_the_run_opens(page.frame_locator("iframe[title='Hymir']"), words_run)
+
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT))
+
+
+@pytest.mark.skipif(HAS_EXTERNAL_VIEWS, reason="Airflow 3.1+ shows the view from its navigation entry")
+def test_on_airflow_3_0_a_user_logs_in_at_hymir_and_opens_the_run_there(embedded, words_run, browser):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1400, "height": 720})
+    page.set_default_timeout(30_000)
+    log_in_at_the_view(page, embedded, words_run)
+    check_the_run_opens(page, words_run)
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+
+    # The plugin offers no navigation entry where Airflow has no external_views, and the UI shows none.
+    from hymir_airflow.plugin import HymirPlugin
+
+    assert HymirPlugin.external_views == []
+    entry = hymir_nav_entry(page, embedded.api_url)
+    page.wait_for_load_state("networkidle")  # the UI has fetched all it shows, plugins included
+    expect(entry).to_have_count(0)
 
 
 def test_the_value_and_status_endpoints_answer_under_the_api_servers_mount(embedded, words_run):

@@ -4,8 +4,9 @@ The view's FastAPI app runs in this process against the session's private Airflo
 a real run of ``hymir_words`` (``dag.test``) and Airflow's own auth manager machinery: the
 configured ``[core] auth_manager`` is ``RunsHiddenAuthManager`` below, a ``SimpleAuthManager``
 that refuses DAG-run read to the user ``no-runs`` only, and logins are its JWTs. Values that a
-test needs (secrets, 30 MB outputs) are written into the run's XCom and task state store rows
-through Airflow's models, so the view's masking is tested apart from the operator's.
+test needs (secrets, 30 MB outputs) are written into the run's XComs and job records (the task
+state store on 3.3+, the holder's XComs before) as the execution API stores them, so the view's
+masking is tested apart from the operator's.
 """
 
 from __future__ import annotations
@@ -106,35 +107,23 @@ def words_run(airflow_executor) -> str:
 
 def store_output(run_id: str, task_id: str, value) -> None:
     """Replace the task's XCom ``return_value`` in the run, as a worker would have stored it."""
-    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
 
-    XComModel.set("return_value", value, dag_id=DAG_ID, task_id=task_id, run_id=run_id, serialize=False)
+    from hymir_airflow.compat import store_xcom
+
+    with create_session() as session:
+        store_xcom(session, DAG_ID, run_id, task_id, "return_value", value)
 
 
 def store_record(run_id: str, task_id: str, record: dict) -> None:
-    """Replace the job's record in the task state store of the run."""
-    from sqlalchemy import select
-
-    from airflow.models.dagrun import DagRun
-    from airflow.models.task_state_store import TaskStateStoreModel
+    """Replace the job's record in the run, where the operator keeps it."""
     from airflow.utils.session import create_session
 
+    from hymir_airflow.compat import store_record as store
     from hymir_airflow.state import STORE_KEY
 
     with create_session() as session:
-        dag_run_id = session.scalar(select(DagRun.id).where(DagRun.dag_id == DAG_ID, DagRun.run_id == run_id))
-        row = session.scalar(
-            select(TaskStateStoreModel).where(
-                TaskStateStoreModel.dag_run_id == dag_run_id,
-                TaskStateStoreModel.task_id == task_id,
-                TaskStateStoreModel.key == STORE_KEY,
-            )
-        )
-        if row is None:
-            row = TaskStateStoreModel(dag_run_id=dag_run_id, task_id=task_id, map_index=-1, key=STORE_KEY,
-                                      dag_id=DAG_ID, run_id=run_id, value="")
-            session.add(row)
-        row.value = json.dumps(record)
+        store(session, DAG_ID, run_id, task_id, STORE_KEY, record)
 
 
 # --- (a) masking ---------------------------------------------------------------------------------------

@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 
-from airflow.api_fastapi.common.dagbag import create_dag_bag
-
+from hymir_airflow import compat
 from hymir_airflow.ui.access import http_error
 from hymir_airflow.ui.pages import router
 
@@ -14,8 +13,9 @@ from hymir_airflow.ui.pages import router
 def create_app() -> FastAPI:
     """The Hymir view: HTML pages only, each behind Airflow's login."""
     app = FastAPI(title="Hymir", docs_url=None, redoc_url=None, openapi_url=None)
-    # Serialized DAGs, cached as the api-server caches its own (Airflow's DagBagDep reads them here).
-    app.state.dag_bag = create_dag_bag()
+    # Serialized DAGs, cached as the api-server caches its own (the pages' dag_bag parameter reads them here).
+    app.state.dag_bag = compat.new_dag_bag()
+    compat.accept_login_cookie(app)
     app.add_exception_handler(HTTPException, http_error)
     app.include_router(router)
     return app

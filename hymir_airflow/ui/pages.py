@@ -11,22 +11,23 @@ from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
 
-from airflow.api_fastapi.common.dagbag import DagBagDep
-from airflow.api_fastapi.common.db.common import SessionDep
-from airflow.api_fastapi.core_api.security import GetUserDep
-
-from hymir_airflow.ui.access import RUN_ACCESS, ReadableDagIds, runs_readable
+from hymir_airflow import compat
+from hymir_airflow.ui.access import RUN_ACCESS, ReadableDagIds, UserDep, runs_readable
 from hymir_airflow.ui.preview import masked_json_chunks
 from hymir_airflow.ui.queries import hymir_dags, job_value, run_detail, run_version
 from hymir_airflow.ui.render import render
 
 router = APIRouter()
 
+#: A metadata-database session and the app's serialized-DAG cache, as route parameters' annotations.
+SessionDep = compat.session_dependency()
+DagBagDep = compat.dag_bag_dependency()
+
 _RUN = "/dags/{dag_id}/runs/{run_id:path}"
 
 
 @router.get("/", response_class=HTMLResponse)
-def dags_page(request: Request, session: SessionDep, readable: ReadableDagIds, user: GetUserDep) -> HTMLResponse:
+def dags_page(request: Request, session: SessionDep, readable: ReadableDagIds, user: UserDep) -> HTMLResponse:
     """Every Hymir DAG the user may read, with its latest runs when the user may read those too."""
     dags = hymir_dags(session, readable, lambda dag_ids: runs_readable(user, dag_ids))
     return render(request, "dags.html", dags=dags)

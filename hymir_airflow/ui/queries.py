@@ -1,4 +1,4 @@
-"""What the Hymir view shows, read from Airflow's metadata database.
+"""What the Hymir view shows, read from Airflow's metadata database (the queries are ``hymir_airflow.compat``'s).
 
 Task instances, XComs and job records are read exactly as ``AirflowExecutor`` reads them
 in-process (``hymir_airflow.backends.database``), so the view and the executor agree. Every value leaves
@@ -16,17 +16,9 @@ from datetime import datetime
 from typing import Any, Callable
 
 from fastapi import HTTPException, status
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from airflow.api_fastapi.common.dagbag import get_dag_for_run_or_latest_version
-from airflow.models.dag import DagModel, DagTag
-from airflow.models.dagbag import DBDagBag
-from airflow.models.dagrun import DagRun
-from airflow.models.task_state_store import TaskStateStoreModel
-from airflow.models.taskinstance import TaskInstance
-from airflow.models.xcom import XComModel
-
+from hymir_airflow import compat
 from hymir_airflow.factory import HYMIR_TAG
 from hymir_airflow.backends.database import MetadataDatabase
 from hymir_airflow.state import STORE_KEY, JobRecord, plain_state
@@ -119,18 +111,12 @@ def hymir_dags(
 
     Runs are listed only for the DAGs that ``runs_readable`` keeps of them.
     """
-    tagged = select(DagTag.dag_id).where(DagTag.name == HYMIR_TAG)
-    query = (
-        select(DagModel.dag_id, DagModel.is_paused)
-        .where(DagModel.dag_id.in_(tagged), DagModel.dag_id.in_(readable), DagModel.is_stale.is_(False))
-        .order_by(DagModel.dag_id)
-    )
-    dags = session.execute(query).all()
+    dags = compat.tagged_dags(session, HYMIR_TAG, readable)
     with_runs = runs_readable([dag_id for dag_id, _ in dags])
     return [
         DagSummary(
             dag_id,
-            bool(is_paused),
+            is_paused,
             dag_id in with_runs,
             _latest_runs(session, dag_id) if dag_id in with_runs else [],
         )
@@ -139,16 +125,11 @@ def hymir_dags(
 
 
 def _latest_runs(session: Session, dag_id: str) -> list[RunSummary]:
-    query = (
-        select(DagRun.run_id, DagRun.state, DagRun.run_after)
-        .where(DagRun.dag_id == dag_id)
-        .order_by(DagRun.run_after.desc(), DagRun.id.desc())
-        .limit(RUNS_PER_DAG)
-    )
-    return [RunSummary(run_id, plain_state(state), run_after) for run_id, state, run_after in session.execute(query)]
+    runs = compat.latest_runs(session, dag_id, RUNS_PER_DAG)
+    return [RunSummary(run_id, plain_state(state), run_after) for run_id, state, run_after in runs]
 
 
-def run_detail(session: Session, dag_bag: DBDagBag, dag_id: str, run_id: str, page: int = 1) -> RunDetail:
+def run_detail(session: Session, dag_bag: Any, dag_id: str, run_id: str, page: int = 1) -> RunDetail:
     """Page ``page`` (from 1) of the jobs of one run; HTTP 404 for no such run, page or Hymir DAG."""
     version = run_version(session, dag_id, run_id)
     dag_run = _dag_run(session, dag_id, run_id)
@@ -187,7 +168,7 @@ def run_detail(session: Session, dag_bag: DBDagBag, dag_id: str, run_id: str, pa
     )
 
 
-def job_value(session: Session, dag_bag: DBDagBag, dag_id: str, run_id: str, task_id: str, part: str) -> Any:
+def job_value(session: Session, dag_bag: Any, dag_id: str, run_id: str, task_id: str, part: str) -> Any:
     """The whole value ``part`` (one of ``VALUE_PARTS``) of one job of a run, unmasked; HTTP 404 when it has none.
 
     An empty context counts as none, as on the run page.
@@ -223,38 +204,25 @@ def run_version(session: Session, dag_id: str, run_id: str) -> str:
     Aggregates only, so that polling it stays cheap on runs of thousands of jobs; HTTP 404 for no such run.
     """
     run_state = _dag_run(session, dag_id, run_id).state
-    tasks = session.execute(
-        select(TaskInstance.state, func.count(), func.sum(TaskInstance.try_number))
-        .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
-        .group_by(TaskInstance.state)
-        .order_by(TaskInstance.state)
-    ).all()
-    records = session.execute(
-        select(func.count(), func.max(TaskStateStoreModel.updated_at)).where(
-            TaskStateStoreModel.dag_id == dag_id,
-            TaskStateStoreModel.run_id == run_id,
-            TaskStateStoreModel.key == STORE_KEY,
-        )
-    ).one()
-    outputs = session.execute(
-        select(func.count(), func.max(XComModel.timestamp)).where(
-            XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == "return_value"
-        )
-    ).one()
-    seen = repr((plain_state(run_state), [tuple(row) for row in tasks], tuple(records), tuple(outputs)))
+    seen = repr((
+        plain_state(run_state),
+        compat.task_instance_totals(session, dag_id, run_id),
+        compat.records_version(session, dag_id, run_id, STORE_KEY),
+        compat.return_value_totals(session, dag_id, run_id),
+    ))
     return hashlib.sha1(seen.encode()).hexdigest()
 
 
-def _dag_run(session: Session, dag_id: str, run_id: str) -> DagRun:
-    dag_run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+def _dag_run(session: Session, dag_id: str, run_id: str) -> Any:
+    dag_run = compat.find_dag_run(session, dag_id, run_id)
     if dag_run is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"DAG {dag_id!r} has no run {run_id!r}")
     return dag_run
 
 
-def _hymir_tasks(session: Session, dag_bag: DBDagBag, dag_run: DagRun) -> list[Any]:
+def _hymir_tasks(session: Session, dag_bag: Any, dag_run: Any) -> list[Any]:
     """The tasks of the run's DAG version that run Hymir jobs, by job identity; HTTP 404 when there are none."""
-    dag = get_dag_for_run_or_latest_version(dag_bag, dag_run, dag_run.dag_id, session)
+    dag = compat.dag_of_run(session, dag_bag, dag_run)
     tasks = sorted(
         (task for task in dag.tasks if getattr(task, "hymir_job_id", None) is not None),
         key=lambda task: _natural_key(task.hymir_job_id),
