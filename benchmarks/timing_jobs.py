@@ -12,7 +12,7 @@ def _called(path: str) -> None:
         calls.write(f"{time.time()}\n")
 
 
-@job()
+@job(inputs=["job_state"])
 def retry_twice(job_state: JobState, path: str, delay: float):
     """Ask for two retries of exactly ``delay`` seconds, then succeed."""
     _called(path)
@@ -21,7 +21,7 @@ def retry_twice(job_state: JobState, path: str, delay: float):
     return Success(job_state.retries)
 
 
-@job()
+@job(inputs=["job_state"])
 def check_twice(job_state: JobState, path: str, wait: float):
     """Ask to be checked again twice, ``wait`` seconds apart, counting in the context; then succeed."""
     _called(path)

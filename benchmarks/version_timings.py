@@ -42,7 +42,10 @@ def main() -> None:
     for _ in range(args.repeat):
         folder = Path(tempfile.mkdtemp(prefix="hymir-timings-"))
         workflow = Workflow(
-            Group(retry_twice(str(folder / "retry"), args.delay), check_twice(str(folder / "check"), args.delay))
+            Group(
+                retry_twice(path=str(folder / "retry"), delay=args.delay),
+                check_twice(path=str(folder / "check"), wait=args.delay),
+            )
         )
         run_id = executor.run(workflow)
         states = executor.job_states(run_id)
