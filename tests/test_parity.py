@@ -432,13 +432,21 @@ def test_failure_in_a_branch_lets_independent_branches_finish(executor, tmp_path
     assert executor.workflow_state(workflow_id).status is WorkflowStatus.FAILURE
 
 
-def test_fail_fast_starts_nothing_after_a_failure(executor, tmp_path):
+def test_fail_fast_starts_nothing_after_a_failure(executor, tmp_path, request):
     """Rule 10: with fail_fast=True nothing starts after a failure: waiting jobs are not run again, all end PENDING.
 
     The failing job runs after a first job, so every sibling has made its first call (and waits,
     on a check or a retry) before the failure; the failing job creates a flag file first, so a
     sibling called after the failure would record 'after' and succeed.
     """
+    if executor.__class__.__name__ == "AirflowExecutor":
+        from hymir_airflow import compat
+
+        request.applymarker(pytest.mark.xfail(
+            compat.AIRFLOW_MINOR == (3, 0), strict=False,
+            reason="Airflow 3.0's dag.test() still runs a task that fail_fast skipped once it had chosen it to run "
+            "in the same pass (the scheduler of a deployment does not)",
+        ))
     flag = tmp_path / "flag"
     paths = {name: tmp_path / name for name in ("after_fail", "check", "check_next", "retry", "retry_next")}
     workflow = Workflow(
