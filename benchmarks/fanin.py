@@ -35,7 +35,6 @@ from airflow.models.xcom import XComModel  # noqa: E402
 from airflow.sdk import DAG, task, timezone  # noqa: E402
 from airflow.sdk.bases.xcom import BaseXCom  # noqa: E402
 from airflow.sdk.definitions.dag import _run_task  # noqa: E402
-from airflow.serialization.serialized_objects import DagSerialization  # noqa: E402
 from airflow.utils.session import create_session  # noqa: E402
 from airflow.utils.state import TaskInstanceState  # noqa: E402
 from airflow.utils.types import DagRunTriggeredByType, DagRunType  # noqa: E402
@@ -44,7 +43,7 @@ from hymir import Chain, Group, Workflow  # noqa: E402
 from hymir.examples.words import count, uppercase  # noqa: E402
 from hymir_airflow import workflow_to_dag  # noqa: E402
 from hymir_airflow.backends.database import ensure_database  # noqa: E402
-from hymir_airflow.compat import register_dag  # noqa: E402
+from hymir_airflow.compat import dag_serializer, register_dag  # noqa: E402
 from hymir_airflow.operator import HymirJobOperator  # noqa: E402
 
 PRODUCERS = 1_000
@@ -80,7 +79,8 @@ def taskflow_dag(producers: int) -> tuple[DAG, str, list[str]]:
 def prepare_run(dag: DAG, producer_ids: list[str]) -> str:
     """A DAG run in which every producer has succeeded with ``WORD <index>``; returns its run id."""
     register_dag(dag)
-    scheduler_dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+    serializer = dag_serializer()
+    scheduler_dag = serializer.deserialize_dag(serializer.serialize_dag(dag))
     now = timezone.utcnow()
     with create_session() as session:
         run = get_or_create_dagrun(

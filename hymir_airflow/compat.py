@@ -9,6 +9,8 @@ asks this module, never ``airflow.__version__``.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import logging
 import tempfile
@@ -136,6 +138,8 @@ class ChosenRescheduleInterval:
     """
 
     next_check: float
+    #: False for a wait that is no check (a Retry's delay before 3.3): ``timeout`` does not bound it.
+    next_check_bounded: bool = True
 
     def execute(self, context: Any) -> Any:
         if AIRFLOW_MINOR >= (3, 1):
@@ -150,6 +154,8 @@ class ChosenRescheduleInterval:
             object.__delattr__(ti, "get_first_reschedule_date")
 
     def _get_next_poke_interval(self, started_at: Any, run_duration: Any, poke_count: int) -> float:
+        if not self.next_check_bounded:
+            return self.next_check
         return max(0.0, min(self.next_check, self.timeout - run_duration()))
 
 
@@ -275,8 +281,13 @@ class RecordStore:
         )
 
 
-def read_records(session: Session, dag_id: str, run_id: str, task_ids: Iterable[str], key: str) -> dict[str, Any]:
-    """The stored records of ``task_ids`` in one DAG run, read from the metadata database."""
+def read_records(
+    session: Session, dag_id: str, run_id: str, task_ids: Iterable[str], key: str, holder_task_id: str | None = None
+) -> dict[str, Any]:
+    """The stored records of ``task_ids`` in one DAG run, read from the metadata database.
+
+    Before 3.3 they are XComs of ``holder_task_id`` (``RECORDS_TASK_ID`` unless a job took that id).
+    """
     from sqlalchemy import select
 
     task_ids = list(task_ids)
@@ -291,7 +302,8 @@ def read_records(session: Session, dag_id: str, run_id: str, task_ids: Iterable[
 
     keys = {record_key(task_id, key): task_id for task_id in task_ids}
     query = select(XComModel.key, XComModel.value).where(
-        XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key.in_(list(keys))
+        XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.map_index == -1,
+        XComModel.task_id == (holder_task_id or RECORDS_TASK_ID), XComModel.key.in_(list(keys)),
     )
     return {keys[found]: _json(value) for found, value in session.execute(query)}
 
@@ -332,12 +344,20 @@ def dag_bag(dag_folder: str, **kwargs: Any) -> Any:
     return DagBag(dag_folder=dag_folder, **kwargs)
 
 
+@functools.lru_cache(maxsize=1)
+def _empty_folder() -> str:
+    """One empty folder for the DAG bags that ``register_dag`` fills by hand, removed at exit."""
+    folder = tempfile.TemporaryDirectory(prefix="hymir-empty-")
+    atexit.register(folder.cleanup)
+    return folder.name
+
+
 def register_dag(dag: Any) -> None:
     """Serialize ``dag`` into the metadata database, as the dag-processor would, so ``dag.test()`` can run it."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
 
     DagBundlesManager().sync_bundles_to_db()
-    bag = dag_bag(tempfile.mkdtemp(prefix="hymir-empty-"), collect_dags=False)
+    bag = dag_bag(_empty_folder(), collect_dags=False)
     if getattr(dag, "relative_fileloc", None) is None:  # 3.0 stores it and has no default
         dag.relative_fileloc = "hymir_dag.py"
     bag.bag_dag(dag)
@@ -360,15 +380,67 @@ def dag_serializer() -> Any:
     return getattr(serialized_objects, "DagSerialization", None) or serialized_objects.SerializedDAG
 
 
-def xcom_query(dag_id: str, run_id: str, key: str, task_ids: list[str]) -> Any:
-    """A select of the XCom rows ``key`` of ``task_ids`` in one run (``get_many`` returns a Query on 3.0)."""
-    from airflow.models.xcom import XComModel
+def ensure_database() -> None:
+    """Create Airflow's tables in the configured metadata database if they are not there yet."""
+    from airflow import settings
+    from airflow.utils.db import initdb
+    from sqlalchemy import inspect
+
+    if not inspect(settings.engine).has_table("dag_run"):
+        initdb()
+
+
+def metadata_session() -> Any:
+    """A session of the metadata database, committed when the ``with`` block ends without error."""
+    from airflow.utils.session import create_session
+
+    return create_session()
+
+
+def dag_run_state(session: Session, dag_id: str, run_id: str) -> Any:
+    """The state of one DAG run (None when there is no such run)."""
+    from airflow.models.dagrun import DagRun
     from sqlalchemy import select
 
-    return select(XComModel).where(
-        XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == key,
+    return session.scalar(select(DagRun.state).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+
+
+def task_instance_rows(session: Session, dag_id: str, run_id: str) -> list[tuple[str, Any, int]]:
+    """``(task_id, state, try_number)`` of every task instance of one DAG run."""
+    from airflow.models.taskinstance import TaskInstance as TI
+    from sqlalchemy import select
+
+    query = select(TI.task_id, TI.state, TI.try_number).where(TI.dag_id == dag_id, TI.run_id == run_id)
+    return [(task_id, state, try_number or 0) for task_id, state, try_number in session.execute(query)]
+
+
+def return_values(session: Session, dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, Any]:
+    """The ``return_value`` XComs of ``task_ids`` in one run, as their tasks pushed them."""
+    from airflow.models.xcom import XComModel
+    from airflow.sdk.bases.xcom import BaseXCom
+    from airflow.sdk.execution_time.xcom import resolve_xcom_backend
+    from sqlalchemy import select
+
+    query = select(XComModel).where(
+        XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == "return_value",
         XComModel.task_id.in_(task_ids), XComModel.map_index == -1,
     )
+    rows = list(session.scalars(query))
+    backend = resolve_xcom_backend()
+    if backend is not BaseXCom:
+        # A custom backend (object storage, say) stores references: it alone can read them.
+        return {row.task_id: backend.deserialize_value(row) for row in rows}
+    # Task results arrive through the execution API and are stored as plain JSON values; they
+    # are read as stored, since decoding again would turn the string "42" into 42.
+    return {row.task_id: row.value for row in rows}
+
+
+def delete_dag_run(session: Session, dag_id: str, run_id: str) -> None:
+    """Delete one DAG run; its task instances, XComs and records go with it."""
+    from airflow.models.dagrun import DagRun
+    from sqlalchemy import delete
+
+    session.execute(delete(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
 
 
 # --- The Hymir view and the plugin ------------------------------------------------------------------

@@ -79,12 +79,12 @@ class AirflowExecutor(Executor):
     ) -> WorkflowState:
         """Wait until the run finishes and return its state; with ``block=False`` return the state at once.
 
-        Raises ``TimeoutError`` after ``timeout`` seconds; ``sleep`` is not used (Airflow does the waiting).
+        Raises ``TimeoutError`` after ``timeout`` seconds; Airflow is asked every ``sleep`` seconds.
         """
         _, dag_id = self._get(workflow_id)
         if not block:
             return self.workflow_state(workflow_id)
-        state = WorkflowState(workflow_status(self._backend.wait_for_run(dag_id, workflow_id, timeout)))
+        state = WorkflowState(workflow_status(self._backend.wait_for_run(dag_id, workflow_id, timeout, sleep)))
         if not state.is_finished:
             raise TimeoutError(f"workflow {workflow_id} did not finish within {timeout} s")
         return state

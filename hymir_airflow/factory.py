@@ -62,11 +62,12 @@ def workflow_to_dag(
 
     A job's Retry results are capped by Hymir's rule, as on every engine (``Retry(max_retries=n)``,
     else the job's ``meta["max_retries"]``, else ``Workflow(max_retries=...)``); each task gets
-    enough static retries for that, and its retry policy enforces the cap. Failures the job did
-    not ask a retry for (a lost worker, a timeout, the scheduler's reschedule race) get Airflow's
-    usual retries: the job's ``meta={"airflow": {"retries": n}}``, else ``default_args["retries"]``,
-    else 3, each after its ``retry_delay`` (meta, else ``default_args``, else 10 s; 0 before Airflow 3.3). The workflow's
-    ``fail_fast`` becomes the DAG's. ``check_interval`` is the wait after a ``CheckLater`` without
+    enough static retries for that, and the core's decision enforces the cap. Failures the job
+    did not ask a retry for (a lost worker, a timeout, the scheduler's reschedule race) get
+    Airflow's usual retries: the job's ``meta={"airflow": {"retries": n}}``, else
+    ``default_args["retries"]``, else 3, each after its ``retry_delay`` (meta, else
+    ``default_args``, else 10 s; 0 before Airflow 3.3). The workflow's ``fail_fast`` becomes the
+    DAG's. ``check_interval`` is the wait after a ``CheckLater`` without
     ``wait_for`` (else ``default_args["poke_interval"]``, else 30 s) and ``check_timeout`` how
     long a job may keep asking to be checked later (else ``default_args["timeout"]``, else
     Airflow's sensor default). A CheckLater asking for less than ``min_check_interval``
@@ -75,7 +76,8 @@ def workflow_to_dag(
     (if it has retries left) and the job resumes with its stored context. Nested Chains and
     Groups become TaskGroups when ``task_groups`` is true; task ids stay the same either way.
     ON_FINISHED callbacks become teardown tasks after every job. Before Airflow 3.3 one more task,
-    ``hymir_records``, keeps the jobs' records (Airflow has no task state store there). The workflow's params become the DAG's params, shown in
+    ``hymir_records``, keeps the jobs' records (Airflow has no task state store there). The
+    workflow's params become the DAG's params, shown in
     the trigger form; ``params`` may give a new default or an ``airflow.sdk.Param`` (with a
     description and JSON schema) for each of them. Other keyword arguments go to ``DAG``.
     """

@@ -22,6 +22,8 @@ from hymir.validation import InputBinding, describe
 from hymir.workflow import Workflow
 from hymir_airflow.compat import (
     HAS_RETRY_POLICY,
+    HAS_TASK_STATE_STORE,
+    RECORDS_TASK_ID,
     AirflowException,
     AirflowFailException,
     AirflowTaskTimeout,
@@ -93,8 +95,10 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
         self.retry_on_exception = retry_on_exception
         self.render_templates = render_templates
         self.min_check_interval = min_check_interval
-        self.records_task_id = records_task_id
         self.next_check: float = self.poke_interval
+        if records_task_id is None and not HAS_TASK_STATE_STORE:
+            records_task_id = RECORDS_TASK_ID
+        self.records_task_id = records_task_id
 
     @classmethod
     def get_serialized_fields(cls):
@@ -109,7 +113,8 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
         ti = context["ti"]
         record = self._record(context)
         if record.retry_at is not None and record.retry_at > time.time():
-            return self._wait_for_retry(record.retry_at - time.time())
+            if not self._waited_for_retry(record.retry_at - time.time()):
+                return False
         outside = ti.try_number - 1 - record.retries
         if outside > self.airflow_retries:
             reason = (
@@ -188,10 +193,19 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
         self._save(context, record, result=self._shown(outcome.value), exception=outcome.reason)
         raise AirflowFailException(outcome.reason)
 
-    def _wait_for_retry(self, remaining: float) -> bool:
-        """Before Airflow 3.3: the retry started at once, and waits here for the rest of the job's delay."""
+    def _waited_for_retry(self, remaining: float) -> bool:
+        """Before Airflow 3.3 a retry starts at once and waits here for the rest of the job's delay.
+
+        A wait shorter than ``min_check_interval`` is slept through (a reschedule within seconds
+        can be failed by the scheduler, apache/airflow#71172): True, the job runs now. A longer one
+        is a reschedule, not bounded by ``check_timeout`` (it is no check): False.
+        """
+        if remaining <= self.min_check_interval:
+            time.sleep(remaining)
+            return True
         self.log.info("%s: waiting %.1f s more before this retry, the delay the job drew", self._who(), remaining)
         self.next_check = remaining
+        self.next_check_bounded = False
         return False
 
     def _who(self) -> str:
@@ -220,7 +234,7 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
             return {"context": shown, "sealed_context": None}
         if not seals_encrypted():
             self.log.warning(
-                "%s: its context holds secrets, which the task state store keeps unencrypted because no "
+                "%s: its context holds secrets, which Airflow keeps unencrypted in the job's record because no "
                 "Fernet key is configured; set [core] fernet_key to have them encrypted",
                 self._who(),
             )
@@ -232,7 +246,7 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
         return unseal(record.sealed_context) if record.sealed_context is not None else dict(record.context)
 
     def _record(self, context: Context) -> JobRecord:
-        """The job's record from the task state store; on the task's very first poke, an empty one.
+        """The job's record from its store (see ``RecordStore``); on the task's very first poke, an empty one.
 
         Only a poke of this task writes the record, and the store lives as long as the DAG run.
         Whatever ran before (a poke that raised, asked to be checked later or was interrupted)
@@ -285,7 +299,11 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
         return WorkflowState(WorkflowStatus.SUCCESS if succeeded else WorkflowStatus.FAILURE)
 
     def _save(self, task_context: Context, record: JobRecord, **changes: Any) -> None:
-        """Change the job's record and write it to its store, exception text masked."""
+        """Change the job's record and write it to its store, exception text masked.
+
+        A ``retry_at`` is for the next try only: any other change clears it.
+        """
+        changes.setdefault("retry_at", None)
         if changes.get("exception") is not None:
             changes["exception"] = redact(changes["exception"])
         for name, value in changes.items():

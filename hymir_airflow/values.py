@@ -6,7 +6,7 @@ its serde reserves (``__classname__``, ``__type``/``__var``, ``__id__``, ...) fa
 back as something else, and a task that returns None stores nothing, so a missing value cannot be
 told from None. ``encode`` wraps exactly those values in a one-key dict tagged ``hymir:...``, and
 leaves every other value as it is, so XComs still read naturally in Airflow's UI; ``decode``
-reverses it. The job record in the task state store uses the same encoding.
+reverses it. The job's record (see ``hymir_airflow.state``) uses the same encoding.
 """
 
 from __future__ import annotations

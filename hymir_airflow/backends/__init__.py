@@ -30,8 +30,8 @@ class AirflowBackend(Protocol):
 
     def wait_for_dag(self, dag_id: str, timeout: float) -> None: ...
 
-    def wait_for_run(self, dag_id: str, run_id: str, timeout: float | None) -> str | None:
-        """Block until the run has finished (or ``timeout`` passed); return its state."""
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float | None, interval: float = 1.0) -> str | None:
+        """Block until the run has finished (or ``timeout`` passed), asking every ``interval`` s; return its state."""
 
     def dag_run_state(self, dag_id: str, run_id: str) -> str | None: ...
 

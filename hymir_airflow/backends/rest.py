@@ -130,40 +130,53 @@ class RestBackend:
             self._version = response.json()["version"]
         return self._version
 
-    def wait_for_run(self, dag_id: str, run_id: str, timeout: float | None) -> str | None:
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float | None, interval: float = 1.0) -> str | None:
         """Block until the run finishes: through the DAG-run wait endpoint (Airflow 3.1+), else by polling.
 
-        Returns the last state seen, which is unfinished only when ``timeout`` passed first.
+        Either way Airflow is asked every ``interval`` seconds. Returns the last state seen, which
+        is unfinished only when ``timeout`` passed first.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         if has_dag_run_wait(self._deployment_version()):
-            state = self._stream_until_finished(dag_id, run_id, timeout)
+            state = self._stream_until_finished(dag_id, run_id, deadline, interval)
             if state in _FINISHED:
                 return state
         state = self.dag_run_state(dag_id, run_id)
         while state not in _FINISHED and (deadline is None or time.monotonic() < deadline):
-            time.sleep(1)
+            time.sleep(interval)
             state = self.dag_run_state(dag_id, run_id)
         return state
 
-    def _stream_until_finished(self, dag_id: str, run_id: str, timeout: float | None) -> str | None:
-        """The run's state as the wait endpoint streams it, until it is finished or ``timeout`` passed."""
+    def _stream_until_finished(
+        self, dag_id: str, run_id: str, deadline: float | None, interval: float
+    ) -> str | None:
+        """The run's state as the wait endpoint streams it, until it is finished or ``deadline`` passed.
+
+        The endpoint sends a line every ``interval`` seconds, so a read that waits far longer means
+        a stalled connection: it, a dropped stream or a line that is not the expected JSON ends the
+        stream, and the caller polls instead.
+        """
         state = None
-        deadline = None if timeout is None else time.monotonic() + timeout
+        read_timeout = max(30.0, 3 * interval)
         try:
             with self._client.stream(
-                "GET", f"/dags/{dag_id}/dagRuns/{run_id}/wait", params={"interval": 1}, timeout=None
+                "GET", f"/dags/{dag_id}/dagRuns/{run_id}/wait", params={"interval": interval},
+                timeout=httpx.Timeout(30.0, read=read_timeout),
             ) as response:
                 if response.status_code >= 400:
                     response.read()
+                    if response.status_code in (401, 403):
+                        raise Unauthorized(
+                            f"Airflow at {self.api_url} refused to wait for the run: {_detail(response)}"
+                        )
                     _raise_for_status(response, f"wait for run {run_id!r} of {dag_id!r}")
                 for line in response.iter_lines():
                     if line.strip():
                         state = json.loads(line)["state"]
                     if state in _FINISHED or (deadline is not None and time.monotonic() >= deadline):
                         return state
-        except httpx.HTTPError:
-            pass  # a dropped stream: polling takes over
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            pass  # polling takes over
         return state
 
     def dag_run_state(self, dag_id: str, run_id: str) -> str | None:

@@ -41,7 +41,7 @@ class Preview:
 
 
 def as_json(value: Any) -> str:
-    """A value as JSON, the way it travels through XCom and the task state store."""
+    """A value as JSON, the way it travels through XCom and the job's record."""
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
