@@ -183,3 +183,29 @@ def test_the_sensor_times_its_reschedules_from_the_first_reschedule_date():
     parsed = compat._as_datetime("2026-12-01T10:00:00.5Z")
     assert parsed.tzinfo is not None and parsed.microsecond == 500000
     assert compat._as_datetime(None) is None
+
+
+def test_the_metadata_database_has_the_columns_the_readers_query():
+    """dag_run_state, task_instance_rows, return_values and delete_dag_run query these model columns."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.xcom import XComModel
+
+    wanted = {
+        DagRun: ["dag_id", "run_id", "state"],
+        TaskInstance: ["dag_id", "run_id", "task_id", "state", "try_number"],
+        XComModel: ["dag_id", "run_id", "task_id", "key", "map_index", "value"],
+    }
+    missing = {model.__name__: [c for c in columns if not hasattr(model, c)] for model, columns in wanted.items()}
+    assert not any(missing.values()), f"metadata models lost columns the readers query: {missing}"
+
+
+def test_the_readers_answer_for_a_run_that_does_not_exist():
+    """Each reader runs its query on this version's database and finds nothing for an unknown run."""
+    compat.ensure_database()
+    with compat.metadata_session() as session:
+        assert compat.dag_run_state(session, "no_such_dag", "no_such_run") is None
+        assert compat.task_instance_rows(session, "no_such_dag", "no_such_run") == []
+        assert compat.return_values(session, "no_such_dag", "no_such_run", ["t"]) == {}
+        assert compat.read_records(session, "no_such_dag", "no_such_run", ["t"], "hymir") == {}
+        compat.delete_dag_run(session, "no_such_dag", "no_such_run")
