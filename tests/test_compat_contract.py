@@ -113,7 +113,7 @@ def test_an_empty_operator_is_marked_done_without_running():
     """The records holder never starts on a deployment: the scheduler marks EmptyOperators done itself."""
     from airflow.models.dagrun import DagRun
 
-    assert "inherits_from_empty_operator" in inspect.getsource(DagRun.schedule_tis), (
+    assert "empty_ti_ids" in inspect.getsource(DagRun.schedule_tis), (
         "DagRun.schedule_tis no longer skips running EmptyOperators; the records holder would clear its XComs"
     )
     holder = compat.records_holder("hymir_records")
