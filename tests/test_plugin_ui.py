@@ -212,3 +212,23 @@ def test_the_value_and_status_endpoints_answer_under_the_api_servers_mount(embed
     assert httpx.get(f"{page}/jobs/count/output").status_code == 401
     status = httpx.get(f"{page}/status", headers=headers)
     assert status.status_code == 200 and len(status.json()["version"]) == 40
+
+
+def test_the_remote_executor_reads_retries_records_and_outputs_back(embedded):
+    """On every minor the REST client finds each job's record where that Airflow keeps it, and its output.
+
+    hymir_flaky's first job asks for a retry once (succeed_on_try=2), so its record holds retries=1:
+    in the task state store on 3.3, in the records holder's XComs before; the run is awaited through
+    the DAG-run wait endpoint on 3.1+ and by polling on 3.0.
+    """
+    from hymir.examples.flaky import flaky_workflow
+
+    executor = remote(embedded, unpause=True)
+    executor.wait_for_dag("hymir_flaky", timeout=120)
+    run_id = executor.run(flaky_workflow(), params={"succeed_on_try": 2}, dag_id="hymir_flaky")
+    assert executor.wait(run_id, sleep=1, timeout=180).status is WorkflowStatus.SUCCESS
+    states = executor.job_states(run_id)
+    assert states["1"].retries == 1 and states["1"].checks == 0
+    assert states["1"].result == {"answered_on_try": 2}
+    assert all(state.exception is None for state in states.values()), states
+    assert executor.outputs(run_id)["payload"] == [{"answered_on_try": 2}]
