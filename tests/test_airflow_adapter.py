@@ -509,8 +509,8 @@ def test_retry_waits_the_drawn_delay_between_airflow_tries(airflow_executor, moc
         # Before 3.3: the next try starts at once and, if the delay has not passed yet, waits the
         # rest of it as a reschedule before calling the job (the delay counts from the job's Retry).
         gap = (final.end_date - first.start_date).total_seconds()
-    # At least the drawn delay, and nowhere near Airflow's retry_delay (300 s by default).
-    assert 1.0 <= gap < 10
+    # At least the drawn delay, and nowhere near Airflow's retry_delay (300 s by default), even on a busy machine.
+    assert 1.0 <= gap < 60
     assert "next try at" in log
 
 
