@@ -42,6 +42,15 @@ def report(message: str) -> None:
     print(f"[deployment] {message}")
 
 
+def running(deployment):
+    """For a fixture: yield the started deployment, and stop whatever it started, also when starting failed."""
+    try:
+        deployment.start(report=report)
+        yield deployment
+    finally:
+        deployment.stop(report=report)
+
+
 def remote(deployment, **options):
     """An AirflowExecutor on the deployment's REST API, logged in as admin."""
     from hymir_airflow import AirflowExecutor
@@ -58,11 +67,7 @@ def embedded(tmp_path_factory):
     shutil.copytree(ROOT / "dags", dags)
     (dags / "hymir_broken.py").write_text(BROKEN_DAG)
     deployment = LocalDeployment(home=home / "airflow", dags_folder=dags, port=free_port())
-    try:
-        deployment.start(report=report)
-        yield deployment
-    finally:
-        deployment.stop(report=report)
+    yield from running(deployment)
 
 
 @pytest.fixture(scope="session")
@@ -121,8 +126,4 @@ def distributed(tmp_path_factory, postgres_database, redis_broker):
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
         },
     )
-    try:
-        deployment.start(report=report)
-        yield deployment
-    finally:
-        deployment.stop(report=report)
+    yield from running(deployment)

@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from hymir import JobStatus, Workflow, WorkflowStatus
-from tests.deployment_fixtures import remote, report, service_missing
+from tests.deployment_fixtures import remote, running, service_missing
 
 pytestmark = [pytest.mark.airflow, pytest.mark.deployment]
 
@@ -147,11 +147,7 @@ def bundled(tmp_path_factory, repository):
             "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "0",
         },
     )
-    try:
-        deployment.start(report=report)
-        yield deployment
-    finally:
-        deployment.stop(report=report)
+    yield from running(deployment)
 
 
 @pytest.fixture
