@@ -181,8 +181,9 @@ def main() -> None:
     hymir_watch, airflow_watch = consumers["hymir"].stopwatch, consumers["airflow"].stopwatch
     taskflow_class = type(consumers["airflow"].dag.task_dict["tally"])
     # No warm-up run: one-off costs (imports, connections) are far below 1 % of a run of 1,000 pulls.
-    with hymir_watch.patched(HymirJobOperator, "_pull", "count", lambda task, values: values), airflow_watch.patched(
-        taskflow_class, "render_template_fields", "tally", lambda task, _: task.op_args[0]
+    with (
+        hymir_watch.patched(HymirJobOperator, "_pull", "count", lambda task, values: values),
+        airflow_watch.patched(taskflow_class, "render_template_fields", "tally", lambda task, _: task.op_args[0]),
     ):
         progress(f"fanin: the consumer of {producers} producers, {args.repeat} x each side")
         figures = interleave(dict(consumers), args.repeat)

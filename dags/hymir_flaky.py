@@ -9,6 +9,8 @@ dag = workflow_to_dag(
     flaky_workflow(),
     dag_id="hymir_flaky",
     params={
-        "succeed_on_try": Param(3, type="integer", minimum=1, maximum=6, description="The try on which the service answers."),
+        "succeed_on_try": Param(
+            3, type="integer", minimum=1, maximum=6, description="The try on which the service answers."
+        ),
     },
 )

@@ -254,6 +254,7 @@ def validate_jobs(
 
 def validate_callback(job: Job, jobs: Mapping[str, Job], params: Mapping[str, Any]) -> list[InputBinding]:
     """Validate a callback job, which runs after every job of the workflow."""
+
     def producers_of(output: str) -> tuple[str, ...]:
         return tuple(identity for identity, job in jobs.items() if job.output == output)
 

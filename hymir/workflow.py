@@ -383,7 +383,7 @@ def _a_cycle(predecessors: Mapping[str, list[str]], stuck: set[str]) -> list[str
     while True:
         upstream = next(u for u in predecessors[path[-1]] if u in stuck)
         if upstream in seen:
-            cycle = path[seen[upstream]:] + [upstream]
+            cycle = path[seen[upstream] :] + [upstream]
             return cycle[::-1]
         seen[upstream] = len(path)
         path.append(upstream)

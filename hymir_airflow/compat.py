@@ -54,8 +54,14 @@ else:
     from airflow.sdk.execution_time.secrets_masker import redact as _airflow_redact
 
 __all__ = [
-    "AIRFLOW_MINOR", "AirflowException", "AirflowFailException", "AirflowTaskTimeout",
-    "HAS_EXTERNAL_VIEWS", "HAS_RETRY_POLICY", "HAS_TASK_STATE_STORE", "TESTED_VERSIONS",
+    "AIRFLOW_MINOR",
+    "AirflowException",
+    "AirflowFailException",
+    "AirflowTaskTimeout",
+    "HAS_EXTERNAL_VIEWS",
+    "HAS_RETRY_POLICY",
+    "HAS_TASK_STATE_STORE",
+    "TESTED_VERSIONS",
 ]
 
 _log = logging.getLogger(__name__)
@@ -68,7 +74,8 @@ def warn_if_untested() -> bool:
         return False
     _log.warning(
         "Hymir was tested with Airflow %s; this is Airflow %s, which it has not been tested with",
-        ", ".join(TESTED_VERSIONS), airflow.__version__,
+        ", ".join(TESTED_VERSIONS),
+        airflow.__version__,
     )
     return True
 
@@ -276,7 +283,10 @@ class RecordStore:
 
         ti = self._context["ti"]
         BaseXCom.set(
-            key=record_key(ti.task_id, self._key), value=stored, dag_id=ti.dag_id, task_id=self._holder,
+            key=record_key(ti.task_id, self._key),
+            value=stored,
+            dag_id=ti.dag_id,
+            task_id=self._holder,
             run_id=ti.run_id,
         )
 
@@ -302,8 +312,11 @@ def read_records(
 
     keys = {record_key(task_id, key): task_id for task_id in task_ids}
     query = select(XComModel.key, XComModel.value).where(
-        XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.map_index == -1,
-        XComModel.task_id == (holder_task_id or RECORDS_TASK_ID), XComModel.key.in_(list(keys)),
+        XComModel.dag_id == dag_id,
+        XComModel.run_id == run_id,
+        XComModel.map_index == -1,
+        XComModel.task_id == (holder_task_id or RECORDS_TASK_ID),
+        XComModel.key.in_(list(keys)),
     )
     return {keys[found]: _json(value) for found, value in session.execute(query)}
 
@@ -422,8 +435,11 @@ def return_values(session: Session, dag_id: str, run_id: str, task_ids: list[str
     from sqlalchemy import select
 
     query = select(XComModel).where(
-        XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == "return_value",
-        XComModel.task_id.in_(task_ids), XComModel.map_index == -1,
+        XComModel.dag_id == dag_id,
+        XComModel.run_id == run_id,
+        XComModel.key == "return_value",
+        XComModel.task_id.in_(task_ids),
+        XComModel.map_index == -1,
     )
     rows = list(session.scalars(query))
     backend = resolve_xcom_backend()
@@ -681,7 +697,8 @@ def records_version(session: Session, dag_id: str, run_id: str, key: str) -> tup
         from airflow.models.xcom import XComModel
 
         query = select(func.count(), func.max(XComModel.timestamp)).where(
-            XComModel.dag_id == dag_id, XComModel.run_id == run_id,
+            XComModel.dag_id == dag_id,
+            XComModel.run_id == run_id,
             XComModel.key.startswith(record_key("", key), autoescape=True),
         )
     return tuple(session.execute(query).one())
@@ -697,8 +714,11 @@ def store_xcom(session: Session, dag_id: str, run_id: str, task_id: str, key: st
     dag_run_id = session.scalar(select(DagRun.id).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
     session.execute(
         delete(XComModel).where(
-            XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.task_id == task_id,
-            XComModel.key == key, XComModel.map_index == -1,
+            XComModel.dag_id == dag_id,
+            XComModel.run_id == run_id,
+            XComModel.task_id == task_id,
+            XComModel.key == key,
+            XComModel.map_index == -1,
         )
     )
     session.add(
@@ -709,7 +729,12 @@ def store_xcom(session: Session, dag_id: str, run_id: str, task_id: str, key: st
 
 
 def store_record(
-    session: Session, dag_id: str, run_id: str, task_id: str, key: str, record: Any,
+    session: Session,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    key: str,
+    record: Any,
     holder_task_id: str = RECORDS_TASK_ID,
 ) -> None:
     """Store ``record`` as a task's record ``key`` in a run, where ``read_records`` and ``records_version`` find it."""
@@ -739,8 +764,14 @@ def _store_state(session: Session, dag_id: str, run_id: str, task_id: str, key: 
     session.execute(delete(Store).where(Store.dag_run_id == dag_run_id, Store.task_id == task_id, Store.key == key))
     session.add(
         Store(
-            dag_run_id=dag_run_id, dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=-1, key=key,
-            value=text, updated_at=datetime.now(timezone.utc),
+            dag_run_id=dag_run_id,
+            dag_id=dag_id,
+            run_id=run_id,
+            task_id=task_id,
+            map_index=-1,
+            key=key,
+            value=text,
+            updated_at=datetime.now(timezone.utc),
         )
     )
 

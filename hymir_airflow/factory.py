@@ -95,9 +95,9 @@ def workflow_to_dag(
     task_ids = task_ids_for(workflow)
     operator_defaults: dict[str, Any] = {
         "airflow_retries": airflow_retries,
-        "poke_interval": check_interval if check_interval is not None else default_args.get(
-            "poke_interval", DEFAULT_CHECK_INTERVAL
-        ),
+        "poke_interval": check_interval
+        if check_interval is not None
+        else default_args.get("poke_interval", DEFAULT_CHECK_INTERVAL),
         "min_check_interval": min_check_interval,
     }
     if "retry_delay" not in default_args:
@@ -153,8 +153,7 @@ def _build_whole(
     """Every task of the workflow with its edges and TaskGroups, in the DAG being defined."""
     groups = _task_groups(workflow.structure, task_ids) if task_groups else {}
     tasks = {
-        job_id: _job_task(workflow, job_id, task_ids, operator_defaults, groups.get(job_id))
-        for job_id in workflow.jobs
+        job_id: _job_task(workflow, job_id, task_ids, operator_defaults, groups.get(job_id)) for job_id in workflow.jobs
     }
     for callback_id in workflow.callback_ids():
         tasks[callback_id] = _job_task(workflow, callback_id, task_ids, operator_defaults, None, teardown=True)

@@ -139,8 +139,16 @@ class LocalDeployment:
         }
         for number in range(1, self.celery_workers + 1):
             commands[f"celery-worker-{number}"] = [
-                "airflow", "celery", "worker", "--concurrency", str(self.worker_concurrency),
-                "--celery-hostname", f"worker{number}@%h", "--without-mingle", "--without-gossip", "--skip-serve-logs",
+                "airflow",
+                "celery",
+                "worker",
+                "--concurrency",
+                str(self.worker_concurrency),
+                "--celery-hostname",
+                f"worker{number}@%h",
+                "--without-mingle",
+                "--without-gossip",
+                "--skip-serve-logs",
             ]
         return commands
 

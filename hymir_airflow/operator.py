@@ -218,7 +218,9 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
         self.log.info(
             "%s asked to be checked again in %s s; waiting min_check_interval=%s s instead, "
             "since a sensor rescheduled within seconds can be failed by the scheduler (apache/airflow#71172)",
-            self._who(), asked, self.min_check_interval,
+            self._who(),
+            asked,
+            self.min_check_interval,
         )
         return self.min_check_interval
 

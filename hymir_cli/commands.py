@@ -119,7 +119,12 @@ def _params(context: click.Context, parameter: click.Parameter, values: tuple[st
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log each job's result, and tracebacks, to stderr as they happen.")
 @click.option(
-    "-p", "--param", "params", multiple=True, callback=_params, metavar="NAME=VALUE",
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    callback=_params,
+    metavar="NAME=VALUE",
     help="Override a workflow param for this run; VALUE is read as JSON (42, true, [1, 2]), else taken as text.",
 )
 def run(spec: str, max_workers: int, verbose: bool, params: dict[str, Any]) -> None:
@@ -172,7 +177,9 @@ def _dag_id(context: click.Context, parameter: click.Parameter, value: str) -> s
 @click.option("--schedule", help="A cron expression or preset such as @daily; without it the DAG runs when triggered.")
 @click.option("--start-date", type=click.DateTime(["%Y-%m-%d"]), help="First day (UTC) the schedule covers.")
 @click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Write the file here instead of printing it; nothing is written when the workflow is invalid.",
 )
 def dag(spec: str, dag_id: str, schedule: str | None, start_date: datetime | None, output: Path | None) -> None:

@@ -7,6 +7,7 @@ import time
 
 from hymir import Chain, CheckLater, Group, JobState, Retry, Success, Workflow, job
 
+
 @job(output="worker")
 def where_am_i(index: int, seconds: float):
     """Work for a moment, then say which Airflow component (Celery worker) ran this job.
@@ -19,6 +20,7 @@ def where_am_i(index: int, seconds: float):
     dag_tasks = len(get_current_context()["dag"].task_dict)
     return Success({"index": index, "worker": os.environ.get("HYMIR_COMPONENT"), "dag_tasks": dag_tasks})
 
+
 @job(inputs=["job_state"], output="flaky")
 def flaky(*, job_state: JobState):
     """Ask for two retries, then succeed with the number of retries seen."""
@@ -26,12 +28,14 @@ def flaky(*, job_state: JobState):
         return Retry(wait_min=1, wait_max=2, max_retries=3)
     return Success(job_state.retries)
 
+
 @job(inputs=["job_state"], output="waited")
 def wait_once(*, job_state: JobState):
     """Ask to be checked later once, keeping a note in the context; succeed at the second check."""
     if "first_check" not in job_state.context:
         return CheckLater(wait_for=1, context={"first_check": time.time()})
     return Success(round(time.time() - job_state.context["first_check"], 1))
+
 
 @job(inputs=["worker", "flaky", "waited"], output="summary")
 def gather(worker: list[dict], flaky: int, waited: float):

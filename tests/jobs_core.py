@@ -229,9 +229,6 @@ def block_until(event: str):
     return Success(event)
 
 
-
-
-
 @job(inputs=["workflow_state", "value"], output="report")
 def report(workflow_state, value: list[Any]):
     """An ON_FINISHED callback: report the workflow's final status and the values produced."""

@@ -56,6 +56,7 @@ def step(token: str, label: int):
 
 # --- bad outputs ------------------------------------------------------------------------------
 
+
 class Opaque:
     """An object JSON cannot carry."""
 
@@ -94,6 +95,7 @@ def receive_numbers(numbers: list, note_dir: str):
 
 # --- secrets ----------------------------------------------------------------------------------
 
+
 @job(output="secret_length")
 def use_secret(templated: str, also_print: bool = False):
     """Read the secret Variable and Connection, log them, and return only a harmless length.
@@ -120,6 +122,7 @@ def secret_workflow(also_print: bool = True) -> Workflow:
 
 # --- execution timeout -------------------------------------------------------------------------
 
+
 @job(output="value")
 def hang(calls_path: str, seconds: float = 120):
     """Record the call, then hang far longer than the task's execution_timeout."""
@@ -131,6 +134,7 @@ def hang(calls_path: str, seconds: float = 120):
 
 # --- worker killed: producers that hang on their first try, and a list consumer -----------------
 
+
 def _try_number(note_dir: str, prefix: str) -> int:
     """This call's number, from the notes earlier calls left (an Airflow retry is not a retry the job asked for)."""
     return 1 + sum(name.startswith(prefix) for name in os.listdir(note_dir)) if os.path.isdir(note_dir) else 1
@@ -140,8 +144,11 @@ def _try_number(note_dir: str, prefix: str) -> int:
 def victim(index: int, seconds: float, *, note_dir: str):
     """Note which worker runs this try; work ``seconds`` on the first try, return at once on a retry."""
     try_number = _try_number(note_dir, f"victim-{index}-try-")
-    _note(note_dir, f"victim-{index}-try-{try_number}.json",
-          {"worker": os.environ.get("HYMIR_COMPONENT"), "pid": os.getpid(), "at": time.time()})
+    _note(
+        note_dir,
+        f"victim-{index}-try-{try_number}.json",
+        {"worker": os.environ.get("HYMIR_COMPONENT"), "pid": os.getpid(), "at": time.time()},
+    )
     if try_number == 1:
         time.sleep(seconds)
     return Success({"index": index, "try": try_number})
@@ -151,8 +158,11 @@ def victim(index: int, seconds: float, *, note_dir: str):
 def fragile(seconds: float, *, note_dir: str):
     """Like ``victim``, but its task has retries=0: a lost worker fails it for good."""
     try_number = _try_number(note_dir, "fragile-try-")
-    _note(note_dir, f"fragile-try-{try_number}.json",
-          {"worker": os.environ.get("HYMIR_COMPONENT"), "pid": os.getpid(), "at": time.time()})
+    _note(
+        note_dir,
+        f"fragile-try-{try_number}.json",
+        {"worker": os.environ.get("HYMIR_COMPONENT"), "pid": os.getpid(), "at": time.time()},
+    )
     time.sleep(seconds)
     return Success("fragile survived")
 
@@ -174,6 +184,7 @@ def killed_worker_workflow(producers: int = 4, seconds: float = 30) -> Workflow:
 
 # --- scheduler killed while a CheckLater job waits ----------------------------------------------
 
+
 @job(inputs=["job_state", "note_dir"], output="waited")
 def wait_and_remember(wait_for: int, *, job_state: JobState, note_dir: str):
     """Ask once to be checked ``wait_for`` s later, keeping notes in the context; then report them."""
@@ -182,8 +193,14 @@ def wait_and_remember(wait_for: int, *, job_state: JobState, note_dir: str):
         _note(note_dir, "first-check.json", {"at": now, "worker": os.environ.get("HYMIR_COMPONENT")})
         return CheckLater(wait_for=wait_for, context={"first_check": now, "note": "kept across restarts", "n": [1, 2]})
     _note(note_dir, "second-check.json", {"at": now})
-    return Success({"context": job_state.context, "checks": job_state.checks, "retries": job_state.retries,
-                    "waited": now - job_state.context["first_check"]})
+    return Success(
+        {
+            "context": job_state.context,
+            "checks": job_state.checks,
+            "retries": job_state.retries,
+            "waited": now - job_state.context["first_check"],
+        }
+    )
 
 
 @job(inputs=["waited"], output="after")
@@ -197,6 +214,7 @@ def waiting_workflow(wait_for: int = 25) -> Workflow:
 
 
 # --- database connections cut mid-run ------------------------------------------------------------
+
 
 @job(output="first")
 def slow_value(index: int, seconds: float):
@@ -221,20 +239,24 @@ def slow_more(index: int, seconds: float, middle):
 @job(inputs=["first", "middle", "second"], output="final")
 def final_summary(first: list[dict], middle, second: list[dict]):
     """Receive everything produced before and after the cut."""
-    return Success({"first": [item["index"] for item in first], "middle": middle,
-                    "second": [item["index"] for item in second]})
+    return Success(
+        {"first": [item["index"] for item in first], "middle": middle, "second": [item["index"] for item in second]}
+    )
 
 
 def database_cut_workflow(width: int = 4, seconds: float = 8) -> Workflow:
-    return Workflow(Chain(
-        Group(*(slow_value(i, seconds) for i in range(width))),
-        combine(),
-        Group(*(slow_more(i, seconds) for i in range(width))),
-        final_summary(),
-    ))
+    return Workflow(
+        Chain(
+            Group(*(slow_value(i, seconds) for i in range(width))),
+            combine(),
+            Group(*(slow_more(i, seconds) for i in range(width))),
+            final_summary(),
+        )
+    )
 
 
 # --- load: a 20-job workflow with groups, outputs, a Retry and a CheckLater job ------------------
+
 
 @job(output="seed")
 def seed():
@@ -281,8 +303,16 @@ def smallest(part: list[dict]):
 
 @job(inputs=["part", "flaky", "checked", "total", "biggest", "smallest"], output="summary")
 def summary(part: list[dict], flaky: int, checked: int, total: int, biggest: int, smallest: int):
-    return Success({"indexes": [item["index"] for item in part], "flaky": flaky, "checked": checked,
-                    "total": total, "biggest": biggest, "smallest": smallest})
+    return Success(
+        {
+            "indexes": [item["index"] for item in part],
+            "flaky": flaky,
+            "checked": checked,
+            "total": total,
+            "biggest": biggest,
+            "smallest": smallest,
+        }
+    )
 
 
 @job(inputs=["part"], output="count")
@@ -295,12 +325,14 @@ LOAD_PARTS = 12
 
 def load_workflow(parts: int = LOAD_PARTS) -> Workflow:
     """1 seed, 12 parallel parts, 5 jobs in parallel (Retry, CheckLater, 3 list consumers), 2 final jobs."""
-    return Workflow(Chain(
-        seed(),
-        Group(*(part(index) for index in range(parts))),
-        Group(flaky_once(), check_once(), total(), biggest(), smallest()),
-        Group(summary(), count_parts()),
-    ))
+    return Workflow(
+        Chain(
+            seed(),
+            Group(*(part(index) for index in range(parts))),
+            Group(flaky_once(), check_once(), total(), biggest(), smallest()),
+            Group(summary(), count_parts()),
+        )
+    )
 
 
 def expected_load_outputs(parts: int = LOAD_PARTS) -> dict:
@@ -314,7 +346,15 @@ def expected_load_outputs(parts: int = LOAD_PARTS) -> dict:
         "total": [sum(values)],
         "biggest": [max(values)],
         "smallest": [min(values)],
-        "summary": [{"indexes": list(range(parts)), "flaky": 1, "checked": 1, "total": sum(values),
-                     "biggest": max(values), "smallest": min(values)}],
+        "summary": [
+            {
+                "indexes": list(range(parts)),
+                "flaky": 1,
+                "checked": 1,
+                "total": sum(values),
+                "biggest": max(values),
+                "smallest": min(values),
+            }
+        ],
         "count": [parts],
     }

@@ -118,16 +118,16 @@ def run_on_airflow(executor: AirflowExecutor, workflow: Workflow) -> tuple[str, 
 
 def test_one_operator_per_job_with_readable_task_ids_docs_and_arguments():
     workflow = Workflow(
-        Chain(Group(jobs.shout("a"), jobs.shout("b"), jobs.shout("c")), jobs.count_words(), adapter_jobs.undocumented(1))
+        Chain(
+            Group(jobs.shout("a"), jobs.shout("b"), jobs.shout("c")), jobs.count_words(), adapter_jobs.undocumented(1)
+        )
     )
 
     dag = workflow_to_dag(workflow, dag_id="structure")
 
     assert [task.task_id for task in job_tasks(dag)] == ["shout", "shout_2", "shout_3", "count_words", "undocumented"]
     assert all(isinstance(task, HymirJobOperator) for task in job_tasks(dag))
-    assert task_id_map(dag) == {
-        "1": "shout", "2": "shout_2", "3": "shout_3", "4": "count_words", "5": "undocumented"
-    }
+    assert task_id_map(dag) == {"1": "shout", "2": "shout_2", "3": "shout_3", "4": "count_words", "5": "undocumented"}
     assert [task.job_args for task in job_tasks(dag)] == [["a"], ["b"], ["c"], [], [1]]
     assert dag.get_task("shout_3").doc_md == "Uppercase a word."
     assert dag.get_task("count_words").doc_md == "Receive every uppercased word, in graph order."
@@ -153,7 +153,11 @@ def test_a_function_named_like_a_suffixed_id_does_not_clash():
     dag = workflow_to_dag(workflow, dag_id="clashes")
 
     assert task_id_map(dag) == {
-        "1": "produce", "2": "produce_2", "3": "produce_3", "4": "produce_2_2", "5": "produce_4"
+        "1": "produce",
+        "2": "produce_2",
+        "3": "produce_3",
+        "4": "produce_2_2",
+        "5": "produce_4",
     }
     assert [task.job_args for task in job_tasks(dag)] == [[1], [2], [3], [4], [5]]
 
@@ -165,7 +169,10 @@ def test_task_groups_do_not_take_the_id_of_a_task():
 
     assert [task.task_id for task in job_tasks(dag)] == ["group_1", "produce", "tally", "tally_2"]
     assert {task.task_id: task.task_group.group_id for task in job_tasks(dag)} == {
-        "group_1": "group_2", "produce": "group_2", "tally": "group_3", "tally_2": "group_3"
+        "group_1": "group_2",
+        "produce": "group_2",
+        "tally": "group_3",
+        "tally_2": "group_3",
     }
 
 
@@ -174,7 +181,9 @@ def test_task_groups_do_not_take_the_id_of_a_task():
     [
         pytest.param(lambda: Workflow(Chain(jobs.produce(1), jobs.double(), jobs.tally("x"))), id="chain"),
         pytest.param(
-            lambda: Workflow(Chain(Group(jobs.shout("a"), Chain(jobs.shout("b"), jobs.produce(2))), jobs.count_words())),
+            lambda: Workflow(
+                Chain(Group(jobs.shout("a"), Chain(jobs.shout("b"), jobs.produce(2))), jobs.count_words())
+            ),
             id="nested",
         ),
         pytest.param(
@@ -197,9 +206,7 @@ def test_edges_are_the_workflow_dependencies(workflow, task_groups):
 
 
 def test_nested_chains_and_groups_become_task_groups_without_renaming_tasks():
-    workflow = Workflow(
-        Chain(Group(jobs.shout("a"), Chain(jobs.shout("b"), jobs.produce(1))), jobs.count_words())
-    )
+    workflow = Workflow(Chain(Group(jobs.shout("a"), Chain(jobs.shout("b"), jobs.produce(1))), jobs.count_words()))
 
     dag = workflow_to_dag(workflow, dag_id="groups")
     flat = workflow_to_dag(workflow, dag_id="flat", task_groups=False)
@@ -287,7 +294,9 @@ def test_factory_durations_may_be_timedeltas():
     # arguments are Python and may be timedeltas.
     workflow = Workflow(Chain(jobs.produce(1)))
 
-    dag = workflow_to_dag(workflow, dag_id="durations", check_interval=timedelta(seconds=3), check_timeout=timedelta(hours=1))
+    dag = workflow_to_dag(
+        workflow, dag_id="durations", check_interval=timedelta(seconds=3), check_timeout=timedelta(hours=1)
+    )
 
     assert dag.get_task("produce").poke_interval == 3
     assert dag.get_task("produce").timeout == 3600
@@ -316,7 +325,11 @@ def test_sensor_settings_in_default_args_reach_every_task():
 
 @pytest.mark.parametrize(
     ("default_args", "expected"),
-    [(None, {"produce": 3, "tally": 5}), ({"retries": 1}, {"produce": 1, "tally": 5}), ({"retries": 0}, {"produce": 0, "tally": 5})],
+    [
+        (None, {"produce": 3, "tally": 5}),
+        ({"retries": 1}, {"produce": 1, "tally": 5}),
+        ({"retries": 0}, {"produce": 0, "tally": 5}),
+    ],
     ids=["hymir-default", "default-args", "default-args-zero"],
 )
 def test_default_retries_come_from_default_args_or_hymir(default_args, expected):
@@ -366,7 +379,9 @@ def test_bad_meta_is_refused_naming_the_job_and_key(meta, names):
 def test_meta_airflow_must_be_a_dict():
     workflow = Workflow(Chain(jobs.produce(1).with_meta(airflow="gpu")))
 
-    with pytest.raises(InvalidWorkflow, match=r"job 1 \(tests\.scenario_jobs\.produce\): meta\['airflow'\] must be a dict"):
+    with pytest.raises(
+        InvalidWorkflow, match=r"job 1 \(tests\.scenario_jobs\.produce\): meta\['airflow'\] must be a dict"
+    ):
         workflow_to_dag(workflow, dag_id="bad_meta")
 
 
@@ -435,7 +450,12 @@ def test_the_repository_dags_folder_loads_every_example_dag():
     for dag in bag.dags.values():
         assert "hymir" in dag.tags
         assert job_tasks(dag) and all(isinstance(task, HymirJobOperator) for task in job_tasks(dag))
-    assert [task.task_id for task in job_tasks(bag.dags["hymir_words"])] == ["uppercase", "uppercase_2", "uppercase_3", "count"]
+    assert [task.task_id for task in job_tasks(bag.dags["hymir_words"])] == [
+        "uppercase",
+        "uppercase_2",
+        "uppercase_3",
+        "count",
+    ]
     assert [t.task_id for t in job_tasks(bag.dags["hymir_cleanup"]) if t.is_teardown] == ["report"]
     # The trigger form shows the workflow params with the DAG file's Params.
     assert bag.dags["hymir_flaky"].params["succeed_on_try"] == 3
@@ -447,7 +467,10 @@ def test_the_repository_dags_folder_loads_every_example_dag():
 
 def test_serialized_dag_round_trips_and_keeps_each_job_identity():
     workflow = Workflow(
-        Chain(Group(jobs.shout("a"), jobs.shout("b").with_meta(airflow={"queue": "gpu", "retries": 5})), jobs.count_words())
+        Chain(
+            Group(jobs.shout("a"), jobs.shout("b").with_meta(airflow={"queue": "gpu", "retries": 5})),
+            jobs.count_words(),
+        )
     )
     workflow.on(Workflow.Callbacks.ON_FINISHED, jobs.tally("done"))
     dag = workflow_to_dag(workflow, dag_id="serialized")
@@ -458,14 +481,20 @@ def test_serialized_dag_round_trips_and_keeps_each_job_identity():
     assert restored.dag_id == "serialized"
     assert task_id_map(restored) == task_id_map(dag)
     assert {task.task_id: task.hymir_job_id for task in job_tasks(restored)} == {
-        "shout": "1", "shout_2": "2", "count_words": "3", "tally": "4"
+        "shout": "1",
+        "shout_2": "2",
+        "count_words": "3",
+        "tally": "4",
     }
     assert edges(restored) == edges(dag)
     assert restored.get_task("tally").is_teardown
     assert restored.get_task("shout_2").queue == "gpu" and restored.get_task("shout_2").retries == RETRY_LIMIT + 5
     assert restored.get_task("shout").retries == RETRY_LIMIT + 3
     assert {task.task_id: task.task_group.group_id for task in job_tasks(restored) if task.task_group} == {
-        "shout": "group_1", "shout_2": "group_1", "count_words": None, "tally": None
+        "shout": "group_1",
+        "shout_2": "group_1",
+        "count_words": None,
+        "tally": None,
     }
     assert restored.get_task("shout").doc_md == "Uppercase a word."
     assert "hymir" in restored.tags
@@ -560,11 +589,15 @@ def test_check_later_reschedules_without_a_new_try_and_keeps_its_context(airflow
     assert state.result == {"counter": 3, "retries": 0}
     # The log says when the next check is, and it is when Airflow rescheduled the task.
     # Airflow 3.0 writes each task log line twice (two handlers, one with colours); each announcement counts once.
-    announced = list(dict.fromkeys(re.findall(
-        r"job 1 \(tests\.scenario_jobs\.count_checks\): target=3 -> CheckLater\(wait_for=1, context=\{'counter': (\d)\}\); "
-        r"next check at ([0-9T:+-]+)",
-        log,
-    )))
+    announced = list(
+        dict.fromkeys(
+            re.findall(
+                r"job 1 \(tests\.scenario_jobs\.count_checks\): target=3 -> CheckLater\(wait_for=1, context=\{'counter': (\d)\}\); "
+                r"next check at ([0-9T:+-]+)",
+                log,
+            )
+        )
+    )
     assert [counter for counter, _ in announced] == ["1", "2"]
     for (_, when), row in zip(announced, rows):
         assert abs((datetime.fromisoformat(when) - row.reschedule_date).total_seconds()) < 1.5
@@ -590,7 +623,10 @@ def test_check_later_below_min_check_interval_waits_the_minimum_and_says_so(capf
     assert ti.state == "success" and ti.try_number == 1
     (row,) = reschedules(ti)
     assert (row.reschedule_date - row.end_date).total_seconds() == pytest.approx(1.5, abs=0.1)
-    assert "job 1 (tests.scenario_jobs.count_checks) asked to be checked again in 1 s; waiting min_check_interval=1.5 s" in log
+    assert (
+        "job 1 (tests.scenario_jobs.count_checks) asked to be checked again in 1 s; waiting min_check_interval=1.5 s"
+        in log
+    )
     assert executor.job_state(run_id, "1").context == {"counter": 1}
 
 
@@ -604,9 +640,10 @@ def test_failure_is_logged_with_its_value_and_not_retried(airflow_executor, capf
     assert "job 1 (tests.scenario_jobs.fail_with): {'code': 7} -> Failure(result={'code': 7})" in log
     if compat.AIRFLOW_MINOR >= (3, 1):  # 3.0 draws the exception as a wrapped panel in the task log
         assert "AirflowFailException: job 1 (tests.scenario_jobs.fail_with) returned Failure({'code': 7})" in log
-    assert "job 1 (tests.scenario_jobs.fail_with) returned Failure({'code': 7})" in airflow_executor.job_state(
-        run_id, "1"
-    ).exception
+    assert (
+        "job 1 (tests.scenario_jobs.fail_with) returned Failure({'code': 7})"
+        in airflow_executor.job_state(run_id, "1").exception
+    )
     ti = task_instance(dag_id, run_id, "fail_with")
     assert ti.state == "failed" and ti.try_number == 1
     assert task_instance(dag_id, run_id, "tally").state == "upstream_failed"
@@ -656,7 +693,6 @@ def test_retry_on_exception_meta_gives_airflow_retries(tmp_path):
     assert state.retries == 0  # an Airflow retry of an exception, not one the job asked for
     assert state.result == {"calls": 2}
     assert state.exception is None
-
 
 
 def test_a_waiting_job_failed_by_the_scheduler_resumes_with_its_context_after_a_short_delay(airflow_executor):

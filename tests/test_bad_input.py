@@ -55,30 +55,35 @@ def print_counts():
 
 # --- 1. arbitrary data for the deserializers ------------------------------------------------------
 
-scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8)
+scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8)
+)
 json_values = st.recursive(
-    scalars, lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    scalars,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=20,
 )
 #: Job function names: valid ones, ones outside "tests", attribute paths out of a module, nonsense.
-names = st.sampled_from([
-    "tests.reliability_jobs.step",
-    "tests.reliability_jobs.seed",
-    "tests.scenario_jobs.produce",
-    "os.system",
-    "hymir.examples.words.uppercase",
-    "tests.reliability_jobs.os.system",
-    "tests.reliability_jobs.json.loads",
-    "tests.reliability_jobs.Opaque",
-    "tests.reliability_jobs._EVENTS",
-    "tests.reliability_jobs.step.function.__globals__",
-    "tests.no_such_module.job",
-    "tests",
-    "tests.",
-    "tests..step",
-    "tests.reliability_jobs.<lambda>",
-    "",
-]) | st.text(max_size=20)
+names = st.sampled_from(
+    [
+        "tests.reliability_jobs.step",
+        "tests.reliability_jobs.seed",
+        "tests.scenario_jobs.produce",
+        "os.system",
+        "hymir.examples.words.uppercase",
+        "tests.reliability_jobs.os.system",
+        "tests.reliability_jobs.json.loads",
+        "tests.reliability_jobs.Opaque",
+        "tests.reliability_jobs._EVENTS",
+        "tests.reliability_jobs.step.function.__globals__",
+        "tests.no_such_module.job",
+        "tests",
+        "tests.",
+        "tests..step",
+        "tests.reliability_jobs.<lambda>",
+        "",
+    ]
+) | st.text(max_size=20)
 
 job_like = st.fixed_dictionaries(
     {},
@@ -297,7 +302,9 @@ def test_nesting_gives_the_same_edges_in_the_airflow_dag(tree, task_groups):
     dag = workflow_to_dag(workflow, dag_id="hymir_nesting", task_groups=task_groups)
     by_task = {task.task_id: task.hymir_job_id for task in dag.tasks}
     assert sorted(by_task.values()) == sorted(workflow.jobs)
-    dag_edges = {(by_task[upstream], by_task[task.task_id]) for task in dag.tasks for upstream in task.upstream_task_ids}
+    dag_edges = {
+        (by_task[upstream], by_task[task.task_id]) for task in dag.tasks for upstream in task.upstream_task_ids
+    }
     assert dag_edges == workflow_edges(workflow)
 
 
@@ -408,11 +415,17 @@ def object_storage_run(tmp_path_factory):
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
     }
     env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
-    done = subprocess.run([sys.executable, "-c", OBJECT_STORAGE_RUN, str(home / "notes")], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", OBJECT_STORAGE_RUN, str(home / "notes")],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     lines = [line for line in done.stdout.splitlines() if line.startswith("OUTCOME ")]
     assert done.returncode == 0 and lines, f"the run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    outcome = json.loads(lines[-1][len("OUTCOME "):])
+    outcome = json.loads(lines[-1][len("OUTCOME ") :])
     stored = [path for path in (home / "xcom").rglob("*") if path.is_file()]
     received = json.loads((home / "notes" / "received.json").read_text())["value"]
     return outcome, stored, received
@@ -422,9 +435,11 @@ def object_storage_run(tmp_path_factory):
 def test_large_output_travels_through_object_storage(object_storage_run):
     outcome, stored, received = object_storage_run
     tried("large outputs (object storage)")
-    say(f"object storage: run {outcome['state']}; files under the XCom path: {[p.name for p in stored]}; "
+    say(
+        f"object storage: run {outcome['state']}; files under the XCom path: {[p.name for p in stored]}; "
         f"the consumer received {len(received)} numbers and returned {outcome['consumer_result']}; "
-        f"read back in-process: {str(outcome['outputs'])[:80]}...")
+        f"read back in-process: {str(outcome['outputs'])[:80]}..."
+    )
     assert outcome["state"] == "success" and set(outcome["statuses"].values()) == {"success"}
     assert received == list(range(1000)), "the consumer did not receive the full value"
     assert outcome["consumer_result"] == 1000
@@ -434,9 +449,13 @@ def test_large_output_travels_through_object_storage(object_storage_run):
 
 
 @pytest.mark.airflow
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: RestBackend.return_values reads xcomEntries/return_value, which the REST API returns raw (the "
-    "'file://...' reference of the object-storage backend), so the remote AirflowExecutor's outputs are references"))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: RestBackend.return_values reads xcomEntries/return_value, which the REST API returns raw (the "
+        "'file://...' reference of the object-storage backend), so the remote AirflowExecutor's outputs are references"
+    ),
+)
 def test_rest_read_back_resolves_object_storage_references(object_storage_run):
     outcome, _, _ = object_storage_run
     say(f"read back through the REST API: {str(outcome['rest_values'])[:160]}")

@@ -69,8 +69,14 @@ def parse(folder: Path, dag_id: str, body: str, run: bool = False) -> dict:
         # The dag-processor skips writing a DAG serialized less than 30 s ago; parses here are seconds apart.
         "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "0",
     }
-    done = subprocess.run([sys.executable, "-c", PARSE, dag_id, "run" if run else "parse"], env=env, cwd=folder, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", PARSE, dag_id, "run" if run else "parse"],
+        env=env,
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     import json
 

@@ -49,7 +49,9 @@ def test_the_edge_shortcut_records_what_rshift_records():
     with DAG("contract_edges_linked", schedule=None):
         c, d = _Plain(task_id="a"), _Plain(task_id="b")
         compat.link_tasks(c, d)
-    assert (c.downstream_task_ids, d.upstream_task_ids) == (a.downstream_task_ids, b.upstream_task_ids) == ({"b"}, {"a"})
+    assert (
+        (c.downstream_task_ids, d.upstream_task_ids) == (a.downstream_task_ids, b.upstream_task_ids) == ({"b"}, {"a"})
+    )
     assert d.upstream_list == [c]
 
 
@@ -60,7 +62,8 @@ def test_the_secrets_masker_hides_known_secrets_and_sensitive_keys():
     mask_secret("s3cr3t-contract-value")
     assert compat.redact("url postgresql://u:s3cr3t-contract-value@h/db") == "url postgresql://u:***@h/db"
     assert compat.redact({"password": "anything", "n": [1, "s3cr3t-contract-value"]}) == {
-        "password": "***", "n": [1, "***"]
+        "password": "***",
+        "n": [1, "***"],
     }
 
 
@@ -132,8 +135,10 @@ def test_xcoms_of_another_task_can_be_written_and_read_from_a_task():
     """BaseXCom.set/get_one take the dag, task and run ids, so a job writes its record under the holder."""
     from airflow.sdk.bases.xcom import BaseXCom
 
-    for method, names in ((BaseXCom.set, ["key", "value", "dag_id", "task_id", "run_id"]),
-                          (BaseXCom.get_one, ["key", "dag_id", "task_id", "run_id"])):
+    for method, names in (
+        (BaseXCom.set, ["key", "value", "dag_id", "task_id", "run_id"]),
+        (BaseXCom.get_one, ["key", "dag_id", "task_id", "run_id"]),
+    ):
         parameters = list(inspect.signature(method).parameters)
         assert all(name in parameters for name in names), f"{method.__qualname__}{parameters}"
 
@@ -161,8 +166,9 @@ def test_the_rest_api_serves_records_where_this_version_keeps_them():
     template = path.replace("/d/", "/{dag_id}/").replace("/r/", "/{dag_run_id}/")
     template = template.replace("/t/", "/{task_id}/").replace("/hymir_records/", "/{task_id}/")
     prefix = "/api/v2"
-    assert any(p.startswith(prefix) and p.removeprefix(prefix).split("/")[:-1] == template.split("/")[:-1]
-               for p in paths), sorted(p for p in paths if "taskInstances" in p)[:20]
+    assert any(
+        p.startswith(prefix) and p.removeprefix(prefix).split("/")[:-1] == template.split("/")[:-1] for p in paths
+    ), sorted(p for p in paths if "taskInstances" in p)[:20]
     assert compat.has_dag_run_wait(version) is (compat.AIRFLOW_MINOR >= (3, 1))
     if compat.AIRFLOW_MINOR >= (3, 1):
         assert f"{prefix}/dags/{{dag_id}}/dagRuns/{{dag_run_id}}/wait" in paths

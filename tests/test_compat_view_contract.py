@@ -273,9 +273,7 @@ def test_task_instance_totals_count_the_runs_task_instances_by_state(session, da
     from airflow.models.taskinstance import TaskInstance
     from sqlalchemy import func, select
 
-    count = session.scalar(
-        select(func.count()).where(TaskInstance.dag_id == DAG_ID, TaskInstance.run_id == dag_run)
-    )
+    count = session.scalar(select(func.count()).where(TaskInstance.dag_id == DAG_ID, TaskInstance.run_id == dag_run))
     totals = compat.task_instance_totals(session, DAG_ID, dag_run)
     assert count > 0 and sum(number for _, number, _ in totals) == count
     assert compat.task_instance_totals(session, DAG_ID, "no-such-run") == []

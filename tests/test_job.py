@@ -147,7 +147,9 @@ def test_invalid_workflow_is_a_value_error():
 
 
 def _base() -> Job:
-    return Job("tests.jobs_core.plain", identity="1", args=(1,), kwargs={"y": 2}, output="o", inputs=["a"], meta={"m": 1})
+    return Job(
+        "tests.jobs_core.plain", identity="1", args=(1,), kwargs={"y": 2}, output="o", inputs=["a"], meta={"m": 1}
+    )
 
 
 def test_set_replaces_args_and_kwargs_and_leaves_the_original_alone():
@@ -207,7 +209,9 @@ def test_with_meta_merges_into_a_new_job_without_mutation():
 
 def test_builders_chain():
     built = Job.from_function(jobs_core.plain).set(1, y=5).with_output("sum").with_inputs("x").with_meta(k="v")
-    assert built == Job("tests.jobs_core.plain", args=(1,), kwargs={"y": 5}, output="sum", inputs=["x"], meta={"k": "v"})
+    assert built == Job(
+        "tests.jobs_core.plain", args=(1,), kwargs={"y": 5}, output="sum", inputs=["x"], meta={"k": "v"}
+    )
 
 
 # --- from_function -------------------------------------------------------------------------------

@@ -44,7 +44,9 @@ def test_modes_are_fixed_on_an_existing_home(tmp_path):
     home.chmod(0o755)
     for name in SECRET_FILES:
         # A Fernet key must be 32 bytes in URL-safe base64 to be one.
-        (home / name).write_text(base64.urlsafe_b64encode(b"k" * 32).decode() if name == ".fernet-key" else "old-secret")
+        (home / name).write_text(
+            base64.urlsafe_b64encode(b"k" * 32).decode() if name == ".fernet-key" else "old-secret"
+        )
         (home / name).chmod(0o644)
     deployment = LocalDeployment(home=home, dags_folder=tmp_path / "dags")
     deployment.prepare(report=say)

@@ -299,9 +299,7 @@ def test_from_graph_order_is_the_jobs_mapping_order(executor):
 # --- 6. BaseExceptions -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "kind, shown", [("SystemExit", "SystemExit: bye"), ("KeyboardInterrupt", "KeyboardInterrupt")]
-)
+@pytest.mark.parametrize("kind, shown", [("SystemExit", "SystemExit: bye"), ("KeyboardInterrupt", "KeyboardInterrupt")])
 def test_base_exceptions_are_recorded(executor, kind, shown):
     """Rule 6: SystemExit and KeyboardInterrupt fail the job with the traceback, no retry; ON_FINISHED still runs."""
     workflow = Workflow(Chain(pj.raise_base_exception(kind)))
@@ -442,11 +440,14 @@ def test_fail_fast_starts_nothing_after_a_failure(executor, tmp_path, request):
     if executor.__class__.__name__ == "AirflowExecutor":
         from hymir_airflow import compat
 
-        request.applymarker(pytest.mark.xfail(
-            compat.AIRFLOW_MINOR == (3, 0), strict=False,
-            reason="Airflow 3.0's dag.test() still runs a task that fail_fast skipped once it had chosen it to run "
-            "in the same pass (the scheduler of a deployment does not)",
-        ))
+        request.applymarker(
+            pytest.mark.xfail(
+                compat.AIRFLOW_MINOR == (3, 0),
+                strict=False,
+                reason="Airflow 3.0's dag.test() still runs a task that fail_fast skipped once it had chosen it to run "
+                "in the same pass (the scheduler of a deployment does not)",
+            )
+        )
     flag = tmp_path / "flag"
     paths = {name: tmp_path / name for name in ("after_fail", "check", "check_next", "retry", "retry_next")}
     workflow = Workflow(

@@ -34,6 +34,7 @@ deployment = pytest.mark.deployment
 
 # --- helpers ----------------------------------------------------------------------------------
 
+
 def say(message: str) -> None:
     print(f"[reliability] {message}", flush=True)
 
@@ -53,8 +54,9 @@ class Api:
         token = httpx.post(
             f"{self.base}/auth/token", json={"username": "admin", "password": deployment.password}, timeout=30
         ).json()["access_token"]
-        self.client = httpx.Client(base_url=f"{self.base}/api/v2", headers={"Authorization": f"Bearer {token}"},
-                                   timeout=30)
+        self.client = httpx.Client(
+            base_url=f"{self.base}/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
         self.failures: list[str] = []
 
     def request(self, method: str, path: str, *, attempts: int = 20, **kwargs: Any) -> Any:
@@ -157,13 +159,19 @@ def api(distributed):
 @pytest.fixture(scope="module")
 def hymir_remote(distributed):
     executor = remote(distributed, unpause=True)
-    for dag_id in ("hymir_rel_killed_worker", "hymir_rel_waiting", "hymir_rel_database_cut", "hymir_rel_load",
-                   "taskflow_rel_load"):
+    for dag_id in (
+        "hymir_rel_killed_worker",
+        "hymir_rel_waiting",
+        "hymir_rel_database_cut",
+        "hymir_rel_load",
+        "taskflow_rel_load",
+    ):
         executor.wait_for_dag(dag_id, timeout=120)
     return executor
 
 
 # --- 1. a Celery worker killed while jobs run ------------------------------------------------------
+
 
 @deployment
 def test_killed_worker_jobs_retried_or_failed_as_configured(distributed, hymir_remote, api, tmp_path):
@@ -200,8 +208,10 @@ def test_killed_worker_jobs_retried_or_failed_as_configured(distributed, hymir_r
     say(f"run ended {state.status.value} {finished_after:.0f} s after the kill")
     for job_id, job_state in victims.items():
         say(f"producer {job_id}: {job_state.status.value}, retries={job_state.retries}, result={job_state.result}")
-    say(f"fragile (retries=0): {fragile_state.status.value}, retries={fragile_state.retries}, "
-        f"exception={fragile_state.exception!r}")
+    say(
+        f"fragile (retries=0): {fragile_state.status.value}, retries={fragile_state.retries}, "
+        f"exception={fragile_state.exception!r}"
+    )
     say(f"list consumer received: {collect_state.result}")
 
     # The producers were retried once by Airflow (their retries=1) and succeeded on the second try;
@@ -234,6 +244,7 @@ def test_killed_worker_jobs_retried_or_failed_as_configured(distributed, hymir_r
 
 # --- 2. the scheduler (and the dag-processor and triggerer) killed while a CheckLater job waits --
 
+
 @deployment
 def test_scheduler_killed_while_a_check_later_job_waits(distributed, hymir_remote, api, tmp_path):
     """The job asked to be checked again in 25 s; the scheduler dies and comes back within that time.
@@ -249,8 +260,12 @@ def test_scheduler_killed_while_a_check_later_job_waits(distributed, hymir_remot
     run_id = executor.run(jobs.waiting_workflow(wait), dag_id=dag_id, params={"note_dir": str(note_dir)})
     down = ["scheduler", "dag-processor", "triggerer"]
     try:
-        wait_for(lambda: api.task_instances(dag_id, run_id).get("wait_and_remember", {}).get("state")
-                 == "up_for_reschedule", 120, "the job to be up for reschedule", interval=0.5)
+        wait_for(
+            lambda: api.task_instances(dag_id, run_id).get("wait_and_remember", {}).get("state") == "up_for_reschedule",
+            120,
+            "the job to be up for reschedule",
+            interval=0.5,
+        )
         first = notes(note_dir)["first-check.json"]["at"]
         say(f"first check done; the job asked to be checked again at +{wait} s")
         for name in down:
@@ -259,16 +274,20 @@ def test_scheduler_killed_while_a_check_later_job_waits(distributed, hymir_remot
         time.sleep(8)
         for name in down:
             restart(distributed, name)
-        say(f"restarted {down} after {time.time() - killed_at:.1f} s down "
-            f"(+{time.time() - first:.1f} s after the first check)")
+        say(
+            f"restarted {down} after {time.time() - killed_at:.1f} s down "
+            f"(+{time.time() - first:.1f} s after the first check)"
+        )
         state = executor.wait(run_id, sleep=1, timeout=180)
     finally:
         restart_dead(distributed)
 
     waited = executor.job_state(run_id, "1")
     second = notes(note_dir)["second-check.json"]["at"]
-    say(f"run {state.status.value}; second check at +{second - first:.1f} s; checks={waited.checks}, "
-        f"retries={waited.retries}, context={waited.context}")
+    say(
+        f"run {state.status.value}; second check at +{second - first:.1f} s; checks={waited.checks}, "
+        f"retries={waited.retries}, context={waited.context}"
+    )
     assert state.status is WorkflowStatus.SUCCESS
     assert wait - 0.5 <= second - first <= wait + 20, "checked again too early or long after the time asked"
     assert waited.status is JobStatus.SUCCESS and waited.retries == 0 and waited.checks == 1
@@ -283,6 +302,7 @@ def test_scheduler_killed_while_a_check_later_job_waits(distributed, hymir_remot
 
 
 # --- 3. the metadata database's connections cut mid-run -------------------------------------------
+
 
 def cut_database_connections(database_url: str) -> int:
     """Terminate every connection to the deployment's database (as a failover or restart would)."""
@@ -324,8 +344,10 @@ class Supervisor(threading.Thread):
                     tail = component_log(self.deployment, name).splitlines()[-80:]
                     errors = [line for line in tail if re.search(r"\w(Error|Exception): ", line)]
                     self.restarts.append((name, process.returncode, errors[-1] if errors else "(no error logged)"))
-                    say(f"supervisor: {name} exited with status {process.returncode}: "
-                        f"{self.restarts[-1][2][:200]}; restarting it")
+                    say(
+                        f"supervisor: {name} exited with status {process.returncode}: "
+                        f"{self.restarts[-1][2][:200]}; restarting it"
+                    )
                     restart(self.deployment, name)
 
     def __enter__(self) -> Supervisor:
@@ -358,15 +380,27 @@ def test_database_connections_cut_mid_run(distributed, hymir_remote, api, postgr
 
     with Supervisor(distributed) as supervisor:
         try:
-            wait_for(lambda: any(ti["state"] == "running" for ti in api.task_instances(dag_id, run_id).values()),
-                     120, "the first wave to run")
+            wait_for(
+                lambda: any(ti["state"] == "running" for ti in api.task_instances(dag_id, run_id).values()),
+                120,
+                "the first wave to run",
+            )
             cut_three_times("the first wave runs")
-            wait_for(lambda: api.task_instances(dag_id, run_id).get("combine", {}).get("state") == "success",
-                     180, "the middle job to succeed")
+            wait_for(
+                lambda: api.task_instances(dag_id, run_id).get("combine", {}).get("state") == "success",
+                180,
+                "the middle job to succeed",
+            )
             before = executor.outputs(run_id)
             say(f"outputs recorded before the next cuts: {before}")
-            wait_for(lambda: any(ti["state"] == "running" and ti["task_id"].startswith("slow_more")
-                                 for ti in api.task_instances(dag_id, run_id).values()), 120, "the second wave to run")
+            wait_for(
+                lambda: any(
+                    ti["state"] == "running" and ti["task_id"].startswith("slow_more")
+                    for ti in api.task_instances(dag_id, run_id).values()
+                ),
+                120,
+                "the second wave to run",
+            )
             cut_three_times("the second wave runs")
             state = executor.wait(run_id, sleep=1, timeout=240)
             after = executor.outputs(run_id)
@@ -375,11 +409,13 @@ def test_database_connections_cut_mid_run(distributed, hymir_remote, api, postgr
     time.sleep(1)
 
     states = executor.job_states(run_id)
-    felt = {name: sum(component_log(distributed, name).count(text) for text in CUT_SIGNS)
-            for name in distributed.components()}
+    felt = {
+        name: sum(component_log(distributed, name).count(text) for text in CUT_SIGNS)
+        for name in distributed.components()
+    }
     say(f"log lines about terminated connections, per component: {felt}")
     say(f"restarted by the supervisor: {[(name, status) for name, status, _ in supervisor.restarts] or 'none'}")
-    say(f"run {state.status.value}; retries per job: {({j: s.retries for j, s in states.items()})}")
+    say(f"run {state.status.value}; retries per job: { ({j: s.retries for j, s in states.items()}) }")
     say(f"outputs after: {after}")
     say(f"REST requests that failed and were retried: {len(api.failures)} {api.failures[:3]}")
     assert all(count > 0 for count in cuts)
@@ -403,6 +439,7 @@ def test_database_connections_cut_mid_run(distributed, hymir_remote, api, postgr
 
 
 # --- 4. a job hanging past its execution_timeout (in-process, dag.test) ---------------------------
+
 
 @pytest.fixture(scope="module")
 def timeout_runs(tmp_path_factory):
@@ -429,8 +466,10 @@ def timeout_runs(tmp_path_factory):
 def test_execution_timeout_stops_the_job_without_retry_by_default(timeout_runs):
     executor, run_id, calls, elapsed = timeout_runs["no-retry"]
     state = executor.job_state(run_id, "1")
-    say(f"hang with execution_timeout=2: {state.status.value} after {elapsed:.1f} s, {len(calls)} call(s), "
-        f"retries={state.retries}, exception={state.exception!r}")
+    say(
+        f"hang with execution_timeout=2: {state.status.value} after {elapsed:.1f} s, {len(calls)} call(s), "
+        f"retries={state.retries}, exception={state.exception!r}"
+    )
     assert executor.workflow_state(run_id).status is WorkflowStatus.FAILURE
     assert state.status is JobStatus.FAILURE and state.retries == 0
     assert len(calls) == 1 and elapsed < 30
@@ -441,8 +480,10 @@ def test_execution_timeout_retried_once_when_configured(timeout_runs):
     executor, run_id, calls, elapsed = timeout_runs["retry-once"]
     state = executor.job_state(run_id, "1")
     gap = float(calls[1]) - float(calls[0]) if len(calls) == 2 else None
-    say(f"hang with execution_timeout=2, retry_on_exception, retries=1: {state.status.value} after {elapsed:.1f} s, "
-        f"{len(calls)} calls ({gap and round(gap, 1)} s apart), retries={state.retries}")
+    say(
+        f"hang with execution_timeout=2, retry_on_exception, retries=1: {state.status.value} after {elapsed:.1f} s, "
+        f"{len(calls)} calls ({gap and round(gap, 1)} s apart), retries={state.retries}"
+    )
     assert executor.workflow_state(run_id).status is WorkflowStatus.FAILURE
     assert state.status is JobStatus.FAILURE and state.retries == 0  # retried by Airflow, not asked by the job
     assert len(calls) == 2 and 2 <= gap < 15
@@ -493,14 +534,24 @@ def task_timing(api: Api, dag_id: str, run_ids: list[str]) -> dict[str, float]:
                 durations.append(ti["duration"])
             if ti.get("queued_when") and ti.get("start_date"):
                 waits.append((parse_time(ti["start_date"]) - parse_time(ti["queued_when"])).total_seconds())
-    return {"mean_task_s": round(sum(durations) / max(len(durations), 1), 2),
-            "mean_queued_to_start_s": round(sum(waits) / max(len(waits), 1), 2)}
+    return {
+        "mean_task_s": round(sum(durations) / max(len(durations), 1), 2),
+        "mean_queued_to_start_s": round(sum(waits) / max(len(waits), 1), 2),
+    }
 
 
 def taskflow_outputs(api: Api, run_id: str) -> dict[str, list]:
     """A TaskFlow run's XComs arranged like Hymir's outputs (output name -> values in graph order)."""
-    names = {"seed": "seed", "flaky_once": "flaky", "check_once": "checked", "total": "total",
-             "biggest": "biggest", "smallest": "smallest", "summary": "summary", "count_parts": "count"}
+    names = {
+        "seed": "seed",
+        "flaky_once": "flaky",
+        "check_once": "checked",
+        "total": "total",
+        "biggest": "biggest",
+        "smallest": "smallest",
+        "summary": "summary",
+        "count_parts": "count",
+    }
     parts = ["part"] + [f"part__{index}" for index in range(1, jobs.LOAD_PARTS)]
     outputs: dict[str, list] = {}
     for task_id in ["seed", *parts, *list(names)[1:]]:
@@ -530,10 +581,14 @@ def test_load_twenty_concurrent_runs_against_taskflow(distributed, hymir_remote,
     tasks = RUNS * 20
 
     hymir_ids, hymir_wall, hymir_states = run_batch(api, "hymir_rel_load")
-    say(f"hymir_rel_load: {RUNS} runs x 20 jobs in {hymir_wall:.1f} s ({tasks / hymir_wall:.2f} tasks/s); {hymir_states}")
+    say(
+        f"hymir_rel_load: {RUNS} runs x 20 jobs in {hymir_wall:.1f} s ({tasks / hymir_wall:.2f} tasks/s); {hymir_states}"
+    )
     taskflow_ids, taskflow_wall, taskflow_states = run_batch(api, "taskflow_rel_load")
-    say(f"taskflow_rel_load: {RUNS} runs x 20 tasks in {taskflow_wall:.1f} s "
-        f"({tasks / taskflow_wall:.2f} tasks/s); {taskflow_states}")
+    say(
+        f"taskflow_rel_load: {RUNS} runs x 20 tasks in {taskflow_wall:.1f} s "
+        f"({tasks / taskflow_wall:.2f} tasks/s); {taskflow_states}"
+    )
 
     # Read every run back: Hymir's through the remote AirflowExecutor, TaskFlow's through the XCom API.
     executor = hymir_remote
@@ -548,22 +603,41 @@ def test_load_twenty_concurrent_runs_against_taskflow(distributed, hymir_remote,
     hymir_reading = time.monotonic() - reading
     taskflow_lost = sum(lost_outputs(taskflow_outputs(api, run_id), expected) for run_id in taskflow_ids)
     # A heartbeat timeout under load would be a false alarm of the short timeout the fault tests use.
-    false_alarms = {dag_id: api.get("/eventLogs", dag_id=dag_id, event="heartbeat timeout", limit=1)["total_entries"]
-                    for dag_id in ("hymir_rel_load", "taskflow_rel_load")}
-    say(f"read back {RUNS} Hymir runs through AirflowExecutor in {hymir_reading:.1f} s; "
-        f"heartbeat timeouts during the load: {false_alarms}")
-    timing = {"hymir": task_timing(api, "hymir_rel_load", hymir_ids),
-              "taskflow": task_timing(api, "taskflow_rel_load", taskflow_ids)}
+    false_alarms = {
+        dag_id: api.get("/eventLogs", dag_id=dag_id, event="heartbeat timeout", limit=1)["total_entries"]
+        for dag_id in ("hymir_rel_load", "taskflow_rel_load")
+    }
+    say(
+        f"read back {RUNS} Hymir runs through AirflowExecutor in {hymir_reading:.1f} s; "
+        f"heartbeat timeouts during the load: {false_alarms}"
+    )
+    timing = {
+        "hymir": task_timing(api, "hymir_rel_load", hymir_ids),
+        "taskflow": task_timing(api, "taskflow_rel_load", taskflow_ids),
+    }
     ratio = hymir_wall / taskflow_wall
-    say(f"outputs lost: hymir {hymir_lost}, taskflow {taskflow_lost}; Hymir retries of the flaky job {flaky_retries}, "
-        f"checks of the CheckLater job {checks}; per task: {timing}")
+    say(
+        f"outputs lost: hymir {hymir_lost}, taskflow {taskflow_lost}; Hymir retries of the flaky job {flaky_retries}, "
+        f"checks of the CheckLater job {checks}; per task: {timing}"
+    )
     say(f"wall-time ratio hymir/taskflow = {ratio:.2f} (target <= 1.15; a figure, not asserted)")
     FIGURES["load"] = {
-        "runs": RUNS, "tasks per batch": tasks,
-        "hymir": {"wall_s": round(hymir_wall, 1), "tasks_per_s": round(tasks / hymir_wall, 2), "states": hymir_states,
-                  "outputs_lost": hymir_lost, **timing["hymir"]},
-        "taskflow": {"wall_s": round(taskflow_wall, 1), "tasks_per_s": round(tasks / taskflow_wall, 2),
-                     "states": taskflow_states, "outputs_lost": taskflow_lost, **timing["taskflow"]},
+        "runs": RUNS,
+        "tasks per batch": tasks,
+        "hymir": {
+            "wall_s": round(hymir_wall, 1),
+            "tasks_per_s": round(tasks / hymir_wall, 2),
+            "states": hymir_states,
+            "outputs_lost": hymir_lost,
+            **timing["hymir"],
+        },
+        "taskflow": {
+            "wall_s": round(taskflow_wall, 1),
+            "tasks_per_s": round(tasks / taskflow_wall, 2),
+            "states": taskflow_states,
+            "outputs_lost": taskflow_lost,
+            **timing["taskflow"],
+        },
         "ratio": round(ratio, 2),
     }
 

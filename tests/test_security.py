@@ -66,7 +66,9 @@ def serialized(name: str) -> dict:
     """A serialized one-job workflow whose job function is ``name`` (written by hand, never imported)."""
     return {
         "version": 1,
-        "jobs": [{"name": name, "identity": "1", "args": [], "kwargs": {}, "output": None, "inputs": None, "meta": None}],
+        "jobs": [
+            {"name": name, "identity": "1", "args": [], "kwargs": {}, "output": None, "inputs": None, "meta": None}
+        ],
         "edges": [],
         "structure": {"chain": ["1"]},
         "params": {},
@@ -132,13 +134,16 @@ def serialized_with_args(name: str, args: list) -> dict:
     return data
 
 
-@pytest.mark.parametrize("path, args, lives_in", [
-    ("tests.reliability_jobs.os.system", ["echo hacked > /tmp/hymir-hacked"], "posix.system"),
-    ("tests.reliability_jobs.json.loads", ["{}"], "json.loads"),
-    ("tests.reliability_jobs.Path", ["/etc/passwd"], "pathlib.Path"),
-    ("tests.reliability_jobs.step.__call__", ["token", 1], "hymir.job.JobFunction.__call__"),
-    ("tests.reliability_jobs.log.info", ["message"], "logging.Logger.info"),
-])
+@pytest.mark.parametrize(
+    "path, args, lives_in",
+    [
+        ("tests.reliability_jobs.os.system", ["echo hacked > /tmp/hymir-hacked"], "posix.system"),
+        ("tests.reliability_jobs.json.loads", ["{}"], "json.loads"),
+        ("tests.reliability_jobs.Path", ["/etc/passwd"], "pathlib.Path"),
+        ("tests.reliability_jobs.step.__call__", ["token", 1], "hymir.job.JobFunction.__call__"),
+        ("tests.reliability_jobs.log.info", ["message"], "logging.Logger.info"),
+    ],
+)
 def test_attribute_path_out_of_an_allowed_module_is_refused(path, args, lives_in):
     """A name under an allowed prefix that walks, by attributes, to a function living elsewhere.
 
@@ -222,8 +227,13 @@ def test_secrets_are_masked_in_rendered_fields_and_task_logs(tmp_path, capfd):
     """dag.test in a fresh Airflow home: the secret Variable and Connection never show, '***' does."""
     pytest.importorskip("airflow")
     secret, password = f"sk-{uuid.uuid4().hex}", f"pw-{uuid.uuid4().hex}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "AIRFLOW_HOME": str(tmp_path),
-           "AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path / "dags"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    }
     env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
     capfd.readouterr()
     done = subprocess.run([sys.executable, "-c", SECRET_RUN, secret, password], env=env, cwd=ROOT, timeout=300)
@@ -250,15 +260,21 @@ def test_secrets_are_masked_in_a_deployments_task_log(distributed):
     from tests.deployment_fixtures import remote
 
     secret, password = f"sk-{uuid.uuid4().hex}", f"pw-{uuid.uuid4().hex}"
-    token = httpx.post(f"{distributed.api_url}/auth/token",
-                       json={"username": "admin", "password": distributed.password}, timeout=30).json()["access_token"]
-    api = httpx.Client(base_url=f"{distributed.api_url}/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    token = httpx.post(
+        f"{distributed.api_url}/auth/token", json={"username": "admin", "password": distributed.password}, timeout=30
+    ).json()["access_token"]
+    api = httpx.Client(
+        base_url=f"{distributed.api_url}/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
     for method, path, body in [
         ("DELETE", "/variables/api_key", None),
         ("POST", "/variables", {"key": "api_key", "value": secret}),
         ("DELETE", "/connections/hymir_secret_api", None),
-        ("POST", "/connections", {"connection_id": "hymir_secret_api", "conn_type": "http", "host": "example.com",
-                                  "password": password}),
+        (
+            "POST",
+            "/connections",
+            {"connection_id": "hymir_secret_api", "conn_type": "http", "host": "example.com", "password": password},
+        ),
     ]:
         response = api.request(method, path, json=body)
         assert response.status_code < 300 or method == "DELETE", response.text
@@ -296,8 +312,11 @@ def test_secrets_are_masked_in_a_deployments_task_log(distributed):
     }
     say(f"state store through the REST API: {stored}")
     assert all("hymir" in text for text in stored.values())
-    page = httpx.get(f"{distributed.api_url}/hymir/dags/hymir_rel_leaks/runs/{quote(run_id, safe='')}",
-                     headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    page = httpx.get(
+        f"{distributed.api_url}/hymir/dags/hymir_rel_leaks/runs/{quote(run_id, safe='')}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
     assert page.status_code == 200 and "***" in page.text
     for text in [*stored.values(), page.text]:
         assert secret not in text and password not in text

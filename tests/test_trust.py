@@ -26,13 +26,16 @@ def deserialize(name: str, allowed=None) -> Workflow:
     return Workflow.deserialize(json.dumps(serialized_with_args(name, ["hymir"])), allowed_modules=allowed)
 
 
-@pytest.mark.parametrize("name, allowed", [
-    ("hymir.job.resolve_function", ["hymir"]),
-    ("hymir.job.resolve_function", ["hymir.job"]),
-    ("hymir.trust.check_allowed", ["hymir", "tests"]),
-    ("hymir_airflow.launcher.free_port", ["hymir_airflow"]),
-    ("hymir_cli.main", ["hymir_cli"]),
-])
+@pytest.mark.parametrize(
+    "name, allowed",
+    [
+        ("hymir.job.resolve_function", ["hymir"]),
+        ("hymir.job.resolve_function", ["hymir.job"]),
+        ("hymir.trust.check_allowed", ["hymir", "tests"]),
+        ("hymir_airflow.launcher.free_port", ["hymir_airflow"]),
+        ("hymir_cli.main", ["hymir_cli"]),
+    ],
+)
 def test_hymirs_own_modules_are_refused_whatever_is_allowed(name, allowed):
     with pytest.raises(InvalidWorkflow, match=OWN) as refused:
         deserialize(name, allowed)
@@ -62,10 +65,13 @@ def test_the_examples_still_pass(allowed):
     assert workflow["1"].name == "hymir.examples.words.uppercase"
 
 
-@pytest.mark.parametrize("name, lives_in", [
-    ("hymir.examples.words.Success", "hymir.job.Success"),
-    ("hymir.examples.words.Workflow", "hymir.workflow.Workflow"),
-])
+@pytest.mark.parametrize(
+    "name, lives_in",
+    [
+        ("hymir.examples.words.Success", "hymir.job.Success"),
+        ("hymir.examples.words.Workflow", "hymir.workflow.Workflow"),
+    ],
+)
 def test_an_attribute_path_from_the_examples_into_hymir_is_refused(name, lives_in):
     with pytest.raises(InvalidWorkflow, match=OWN) as refused:
         deserialize(name, ["hymir"])

@@ -146,12 +146,16 @@ def secrets(words_run) -> dict:
     output = {"api_key": found["api_key"], "note": f"signed with {known}"}
     store_output(words_run, "uppercase", output)
     XComModel.clear(dag_id=DAG_ID, task_id="uppercase_2", run_id=words_run)  # it failed: no output
-    store_record(words_run, "uppercase_2", {
-        "checks": 2,
-        "context": {"password": found["password"], "cursor": f"after {known}"},
-        "exception": f"Traceback (most recent call last):\n  ...\nValueError: could not log in with {known}",
-        "result": {"token": found["token"], "why": f"refused {known}"},
-    })
+    store_record(
+        words_run,
+        "uppercase_2",
+        {
+            "checks": 2,
+            "context": {"password": found["password"], "cursor": f"after {known}"},
+            "exception": f"Traceback (most recent call last):\n  ...\nValueError: could not log in with {known}",
+            "result": {"token": found["token"], "why": f"refused {known}"},
+        },
+    )
     found["output"] = output
     return found
 
@@ -168,8 +172,12 @@ def test_the_view_masks_outputs_failures_contexts_and_exceptions(view, tokens, w
     assert cells["uppercase_2"][8] == "ValueError: could not log in with ***"
     assert cells["uppercase_2"][9] == 'Failure: {"token": "***", "why": "refused ***"}'
 
-    for task_id, part in [("uppercase", "output"), ("uppercase_2", "context"), ("uppercase_2", "failure"),
-                          ("uppercase_2", "exception")]:
+    for task_id, part in [
+        ("uppercase", "output"),
+        ("uppercase_2", "context"),
+        ("uppercase_2", "failure"),
+        ("uppercase_2", "exception"),
+    ]:
         full = get(view, tokens, run_path(words_run, DAG_ID, "jobs", task_id, part))
         assert full.status_code == 200 and full.headers["content-type"] == "application/json"
         assert "***" in full.text
@@ -209,8 +217,11 @@ def test_a_30_mb_output_and_a_10_mb_context_make_a_small_page(view, tokens, word
 
 
 def test_the_full_value_streams_all_of_it(view, tokens, words_run, big_values):
-    with view.stream("GET", run_path(words_run, DAG_ID, "jobs", "count", "output"),
-                     headers={"Authorization": f"Bearer {tokens['admin']}"}) as response:
+    with view.stream(
+        "GET",
+        run_path(words_run, DAG_ID, "jobs", "count", "output"),
+        headers={"Authorization": f"Bearer {tokens['admin']}"},
+    ) as response:
         assert response.status_code == 200
         chunks = [len(chunk) for chunk in response.iter_bytes()]
     assert sum(chunks) == len(json.dumps(big_values["output"]))

@@ -63,8 +63,14 @@ def test_a_worker_builds_only_the_task_it_runs(monkeypatch):
     assert dag.task_ids == ["count_words"]
     task = dag.get_task("count_words")
     assert task.hymir_job_id == "3"
-    assert task.task_ids == {"1": "shout", "2": "shout_2", "3": "count_words", "4": "produce", "5": "double",
-                             "6": "report"}, "the task still knows every producer's task id"
+    assert task.task_ids == {
+        "1": "shout",
+        "2": "shout_2",
+        "3": "count_words",
+        "4": "produce",
+        "5": "double",
+        "6": "report",
+    }, "the task still knows every producer's task id"
     assert set(dag.params) == {"greeting", "name"}
     assert task.retries == parse(monkeypatch, None, None).get_task("count_words").retries
 
@@ -82,7 +88,8 @@ def test_a_worker_running_the_fail_fast_gate_builds_only_the_gate(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("dag_id", "task_id"), [("sample", "no_such_task"), ("another_dag", "count_words"), ("sample", None)],
+    ("dag_id", "task_id"),
+    [("sample", "no_such_task"), ("another_dag", "count_words"), ("sample", None)],
     ids=["unknown-task", "another-dag", "no-task"],
 )
 def test_any_other_context_builds_the_whole_dag(monkeypatch, dag_id, task_id):
@@ -107,8 +114,9 @@ def test_two_parses_serialize_the_same_dag():
         env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}
         for name in (_AIRFLOW_PARSING_CONTEXT_DAG_ID, _AIRFLOW_PARSING_CONTEXT_TASK_ID):
             env.pop(name, None)
-        done = subprocess.run([sys.executable, "-c", SERIALIZE], env=env, cwd=ROOT, capture_output=True, text=True,
-                              timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-c", SERIALIZE], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         outputs.append(done.stdout.strip().splitlines()[-1])
     first, second = (json.loads(output) for output in outputs)

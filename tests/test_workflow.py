@@ -561,7 +561,9 @@ def test_an_input_fills_a_required_argument():
 
 def test_same_parameter_fed_twice_is_refused():
     invalid(
-        lambda: Workflow(Chain(produce(1), uppercase("x"), double().with_inputs(("value", "number"), ("words", "number")))),
+        lambda: Workflow(
+            Chain(produce(1), uppercase("x"), double().with_inputs(("value", "number"), ("words", "number")))
+        ),
         "job 3",
         "tests.jobs_core.double",
         "'number'",

@@ -19,5 +19,7 @@ def report(workflow_state: WorkflowState, rows: list[int]):
 
 def cleanup_workflow(fail: bool = False) -> Workflow:
     """Load three tables in parallel (one fails when ``fail``), then always report."""
-    workflow = Workflow(Chain(Group(load_rows("users", 10), load_rows("orders", -1 if fail else 20), load_rows("items", 30))))
+    workflow = Workflow(
+        Chain(Group(load_rows("users", 10), load_rows("orders", -1 if fail else 20), load_rows("items", 30)))
+    )
     return workflow.on(Workflow.Callbacks.ON_FINISHED, report())

@@ -147,9 +147,7 @@ class RestBackend:
             state = self.dag_run_state(dag_id, run_id)
         return state
 
-    def _stream_until_finished(
-        self, dag_id: str, run_id: str, deadline: float | None, interval: float
-    ) -> str | None:
+    def _stream_until_finished(self, dag_id: str, run_id: str, deadline: float | None, interval: float) -> str | None:
         """The run's state as the wait endpoint streams it, until it is finished or ``deadline`` passed.
 
         The endpoint sends a line every ``interval`` seconds, so a read that waits far longer means
@@ -160,7 +158,9 @@ class RestBackend:
         read_timeout = max(30.0, 3 * interval)
         try:
             with self._client.stream(
-                "GET", f"/dags/{dag_id}/dagRuns/{run_id}/wait", params={"interval": interval},
+                "GET",
+                f"/dags/{dag_id}/dagRuns/{run_id}/wait",
+                params={"interval": interval},
                 timeout=httpx.Timeout(30.0, read=read_timeout),
             ) as response:
                 if response.status_code >= 400:

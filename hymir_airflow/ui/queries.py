@@ -163,8 +163,16 @@ def run_detail(session: Session, dag_bag: Any, dag_id: str, run_id: str, page: i
             )
         )
     return RunDetail(
-        dag_id, run_id, plain_state(dag_run.state), dag_run.start_date, dag_run.end_date,
-        jobs, len(tasks), page, pages, version,
+        dag_id,
+        run_id,
+        plain_state(dag_run.state),
+        dag_run.start_date,
+        dag_run.end_date,
+        jobs,
+        len(tasks),
+        page,
+        pages,
+        version,
     )
 
 
@@ -204,12 +212,14 @@ def run_version(session: Session, dag_id: str, run_id: str) -> str:
     Aggregates only, so that polling it stays cheap on runs of thousands of jobs; HTTP 404 for no such run.
     """
     run_state = _dag_run(session, dag_id, run_id).state
-    seen = repr((
-        plain_state(run_state),
-        compat.task_instance_totals(session, dag_id, run_id),
-        compat.records_version(session, dag_id, run_id, STORE_KEY),
-        compat.return_value_totals(session, dag_id, run_id),
-    ))
+    seen = repr(
+        (
+            plain_state(run_state),
+            compat.task_instance_totals(session, dag_id, run_id),
+            compat.records_version(session, dag_id, run_id, STORE_KEY),
+            compat.return_value_totals(session, dag_id, run_id),
+        )
+    )
     return hashlib.sha1(seen.encode()).hexdigest()
 
 

@@ -55,8 +55,14 @@ def taskflow_rel_load():
 
     @task
     def summary(parts, flaky, checked, total, biggest, smallest):
-        return {"indexes": [item["index"] for item in parts], "flaky": flaky, "checked": checked,
-                "total": total, "biggest": biggest, "smallest": smallest}
+        return {
+            "indexes": [item["index"] for item in parts],
+            "flaky": flaky,
+            "checked": checked,
+            "total": total,
+            "biggest": biggest,
+            "smallest": smallest,
+        }
 
     @task
     def count_parts(parts):
