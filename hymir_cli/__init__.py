@@ -1,5 +1,5 @@
 """The ``hymir`` command: validate, draw, run and deploy workflows from the shell.
 
 A separate package so the core (``hymir/``) stays free of click; install it with
-``pip install 'hymir[cli]'``. The entry point is ``hymir_cli.main:main``.
+``pip install 'hymir-workflows[cli]'``. The entry point is ``hymir_cli.main:main``.
 """

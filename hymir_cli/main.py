@@ -14,7 +14,7 @@ except ModuleNotFoundError:
 
     def main() -> None:
         """Stand-in for the command group when click is missing: explain how to install it."""
-        sys.exit("The hymir command needs click, which comes with the cli extra: pip install 'hymir[cli]'")
+        sys.exit("The hymir command needs click, which comes with the cli extra: pip install 'hymir-workflows[cli]'")
 
 else:
     from hymir_cli.commands import main
