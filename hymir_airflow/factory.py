@@ -40,6 +40,9 @@ DEFAULT_AIRFLOW_RETRIES = 3
 #: 3.3, and 0 before (where this delay would precede the job's own retries too).
 DEFAULT_AIRFLOW_RETRY_DELAY: timedelta = DEFAULT_RETRY_DELAY
 
+#: The workflow each DAG id was last built from in this process, for ``built_workflow``.
+_BUILT: dict[str, Workflow] = {}
+
 #: Every Hymir DAG carries this tag, so the UI's tag filter and the Hymir view can find them.
 HYMIR_TAG = "hymir"
 
@@ -126,7 +129,20 @@ def workflow_to_dag(
             _build_for_worker(workflow, running, task_ids, gate_id, operator_defaults)
         else:
             _build_whole(workflow, task_ids, gate_id, operator_defaults, task_groups)
+    _BUILT[dag_id] = workflow
     return dag
+
+
+def built_workflow(dag_id: str) -> Workflow:
+    """The workflow that ``workflow_to_dag`` last built the DAG ``dag_id`` from in this process.
+
+    A tool that loads DAG files (with Airflow's ``DagBag``) gets back the workflows behind them,
+    to run or report one through ``AirflowExecutor``; KeyError when no such DAG was built here.
+    """
+    try:
+        return _BUILT[dag_id]
+    except KeyError:
+        raise KeyError(f"no Hymir DAG {dag_id!r} was built in this process") from None
 
 
 def _task_being_run(dag_id: str, task_ids: dict[str, str], gate_id: str | None) -> str | None:

@@ -42,6 +42,8 @@ class LocalDeployment:
     ``database_url`` defaults to SQLite inside ``home``; ``executor`` is ``LocalExecutor`` or
     ``CeleryExecutor`` (then ``broker_url`` and ``celery_workers`` say where tasks are queued and
     how many workers take them). ``password`` is written for the ``admin`` user before start.
+    ``python_path`` lists folders every component imports from (job modules that are not installed),
+    ahead of any ``PYTHONPATH`` already set.
     """
 
     home: Path
@@ -54,6 +56,7 @@ class LocalDeployment:
     worker_concurrency: int = 4
     parallelism: int = 4
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+    python_path: list[Path] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict, init=False)
 
@@ -72,31 +75,55 @@ class LocalDeployment:
             **os.environ,
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": self.executor,
-            "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
+            **{_variable(section, key): value for (section, key), value in self.settings().items()},
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url,
-            "AIRFLOW__API__PORT": str(self.port),
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__BASE_URL": self.api_url,
-            "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__API__SECRET_KEY": self._secret("api-secret"),
             "AIRFLOW__API_AUTH__JWT_SECRET": self._secret("jwt-secret"),
             # Airflow encrypts connections and variables with it, and Hymir the job contexts it seals.
             "AIRFLOW__CORE__FERNET_KEY": self._secret("fernet-key", _fernet_key),
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
-            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
         }
+        if self.python_path:
+            env["PYTHONPATH"] = os.pathsep.join([*map(str, self.python_path), os.environ.get("PYTHONPATH", "")])
         if self.executor == "CeleryExecutor":
             env["AIRFLOW__CELERY__BROKER_URL"] = self.broker_url or "redis://127.0.0.1:6379/0"
             env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + database_url
             env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = str(self.worker_concurrency)
         env.update(self.extra_env)
         return env
+
+    def settings(self) -> dict[tuple[str, str], str]:
+        """The deployment's configuration without secrets or database URL, as (section, key) -> value.
+
+        Components get them as ``AIRFLOW__SECTION__KEY`` variables, and ``prepare()`` writes them
+        into the home's ``airflow.cfg``, so that an ``airflow`` command run by hand with this
+        ``AIRFLOW_HOME`` sees the same DAGs folder, executor and API address as the deployment.
+        """
+        return {
+            ("core", "dags_folder"): str(self.dags_folder),
+            ("core", "load_examples"): "False",
+            ("core", "executor"): self.executor,
+            ("core", "parallelism"): str(self.parallelism),
+            ("core", "simple_auth_manager_users"): f"{ADMIN}:admin",
+            ("core", "execution_api_server_url"): f"{self.api_url}/execution/",
+            ("api", "port"): str(self.port),
+            ("api", "host"): "127.0.0.1",
+            ("api", "base_url"): self.api_url,
+            ("api", "workers"): "1",
+            ("dag_processor", "refresh_interval"): "5",
+            ("dag_processor", "min_file_process_interval"): "10",
+            ("scheduler", "scheduler_idle_sleep_time"): "0.5",
+        }
+
+    def write_config(self) -> None:
+        """Write ``settings()`` (and the SQLite database, when that is the one used) into ``airflow.cfg``."""
+        sections: dict[str, list[str]] = {}
+        for (section, key), value in self.settings().items():
+            sections.setdefault(section, []).append(f"{key} = {value}")
+        if self.database_url is None:
+            sections["database"] = [f"sql_alchemy_conn = sqlite:///{self.home / 'airflow.db'}"]
+        text = "# Written by hymir_airflow.launcher at each start; secrets stay in the components' environment.\n"
+        text += "".join(f"\n[{section}]\n" + "\n".join(lines) + "\n" for section, lines in sections.items())
+        write_private(self.home / "airflow.cfg", text)
 
     def _secret(self, name: str, make: Callable[[], str] = lambda: secrets.token_urlsafe(32)) -> str:
         """A secret shared by all components of this home, made once; readable by its owner only."""
@@ -116,6 +143,7 @@ class LocalDeployment:
         self.home.chmod(PRIVATE_FOLDER)
         self.log_folder.mkdir(exist_ok=True)
         write_private(self.home / PASSWORDS_FILE, json.dumps({ADMIN: self.password}))
+        self.write_config()
         log = self.log_folder / "db-migrate.log"
         report(f"migrating the metadata database (log: {log})")
         with open(log, "w") as output:
@@ -210,23 +238,23 @@ class LocalDeployment:
                 raise DeploymentError(f"{name} exited with status {process.returncode}; read {log}\n{_tail(log)}")
 
     def stop_component(self, name: str, sig: int = signal.SIGTERM, grace: float = 15) -> None:
-        """Stop one component and every process it started (its whole process group)."""
+        """Stop one component and every process it started (its whole process group), waiting until all exited."""
         process = self.processes.pop(name, None)
-        if process is None:
-            return
-        _signal_group(process, sig)
-        try:
-            process.wait(grace)
-        except subprocess.TimeoutExpired:
-            _signal_group(process, signal.SIGKILL)
-            process.wait(5)
-        _signal_group(process, signal.SIGKILL)
+        if process is not None:
+            stop_group(process.pid, sig, grace, reap=process.poll)
 
     def stop(self, report: Callable[[str], None] = print) -> None:
-        """Stop every component this deployment started."""
+        """Stop every component this deployment started; returns once they have exited and the port is free."""
         for name in reversed(list(self.processes)):
             report(f"stopping {name}")
             self.stop_component(name)
+        _wait_until_free(self.port)
+
+    def detach(self, state_file: Path) -> None:
+        """Leave the components running and write what ``stop_detached`` needs to stop them later."""
+        pids = {name: process.pid for name, process in self.processes.items()}
+        state_file.write_text(json.dumps({"port": self.port, "process_groups": pids}))
+        self.processes.clear()
 
     def __enter__(self) -> LocalDeployment:
         self.start()
@@ -234,6 +262,59 @@ class LocalDeployment:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+
+
+def stop_detached(state_file: Path, report: Callable[[str], None] = print) -> bool:
+    """Stop the components a ``detach()`` left running; False when ``state_file`` names none.
+
+    Returns once every process has exited and the API port is free, so a new start finds it unused.
+    """
+    if not state_file.exists():
+        return False
+    state = json.loads(state_file.read_text())
+    for name, pid in reversed(list(state["process_groups"].items())):
+        report(f"stopping {name} (process group {pid})")
+        stop_group(pid)
+    _wait_until_free(state["port"])
+    state_file.unlink()
+    return True
+
+
+def stop_group(
+    pid: int, sig: int = signal.SIGTERM, grace: float = 15, reap: Callable[[], object] = lambda: None
+) -> None:
+    """Signal the process group ``pid`` and wait until none of its processes is left; SIGKILL after ``grace`` s.
+
+    ``reap`` collects the leader's exit status when it is this process's child, which would
+    otherwise stay in the group as a zombie.
+    """
+    _signal_group(pid, sig)
+    if not _wait_until_gone(pid, grace, reap):
+        _signal_group(pid, signal.SIGKILL)
+        _wait_until_gone(pid, 5, reap)
+
+
+def _wait_until_gone(group: int, timeout: float, reap: Callable[[], object]) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reap()
+        try:
+            os.killpg(group, 0)
+        except (ProcessLookupError, PermissionError):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _wait_until_free(port: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while _port_taken(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def _variable(section: str, key: str) -> str:
+    """The environment variable that sets Airflow's ``[section] key``."""
+    return f"AIRFLOW__{section.upper()}__{key.upper()}"
 
 
 def _fernet_key() -> str:
@@ -252,9 +333,9 @@ def write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
-def _signal_group(process: subprocess.Popen, sig: int) -> None:
+def _signal_group(group: int, sig: int) -> None:
     try:
-        os.killpg(process.pid, sig)
+        os.killpg(group, sig)
     except (ProcessLookupError, PermissionError):
         pass
 

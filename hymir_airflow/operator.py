@@ -44,7 +44,14 @@ if TYPE_CHECKING:
 
 
 class RetryRequested(RetryAfter):
-    """A job returned Retry: the task fails this try and is retried after the delay the job drew."""
+    """A job returned Retry: the task fails this try and is retried after the delay the job drew.
+
+    Airflow logs every exception that ends a try as "Task failed with exception" with its
+    traceback, so the message itself says that this one is the job's own plan.
+    """
+
+    def __init__(self, reason: str, delay: float):
+        super().__init__(f"{reason} (a retry the job asked for, not a crash)", delay)
 
 
 class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):

@@ -1,21 +1,23 @@
-"""The README's run command: start a real Airflow on SQLite, run the README example, print its outcome.
+"""The README's run command: start a real Airflow on SQLite, run a Hymir DAG end to end, print its outcome.
 
-Run it through ./scripts/demo, which prepares the virtual environment first.
+Run it through ./scripts/demo, which prepares the virtual environment first. By default it runs
+the README example (``hymir_words`` from ``dags/``); ``--dags``, ``--jobs`` and ``--dag`` run your
+own workflow instead.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import signal
 import sys
 import time
 from pathlib import Path
 
-from hymir.examples.words import words_workflow
+from hymir.workflow import Workflow
 from hymir_airflow import AirflowExecutor
-from hymir_airflow.launcher import DeploymentError, LocalDeployment
+from hymir_airflow.compat import dag_bag
+from hymir_airflow.factory import built_workflow
+from hymir_airflow.launcher import DeploymentError, LocalDeployment, stop_detached
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = ROOT / "airflow-home"
@@ -26,18 +28,17 @@ def say(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
-def stop_previous() -> None:
-    """Stop a deployment left running by ``--keep-running``."""
-    if not PIDS.exists():
-        say("no Airflow left running by the demo")
-        return
-    for name, pid in json.loads(PIDS.read_text()).items():
-        try:
-            os.killpg(pid, signal.SIGTERM)
-            say(f"stopped {name} (process group {pid})")
-        except ProcessLookupError:
-            pass
-    PIDS.unlink()
+def workflow_of(dag_id: str, dags_folder: Path) -> Workflow:
+    """Load the DAG files as the dag-processor will, and return the workflow behind ``dag_id``."""
+    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    bag = dag_bag(str(dags_folder))
+    if dag_id not in bag.dags:
+        errors = "".join(f"\n{path}:\n{error}" for path, error in bag.import_errors.items())
+        raise DeploymentError(f"no DAG {dag_id!r} in {dags_folder}" + (f"; import errors:{errors}" if errors else ""))
+    try:
+        return built_workflow(dag_id)
+    except KeyError:
+        raise DeploymentError(f"the DAG {dag_id!r} in {dags_folder} is not a Hymir DAG (made by workflow_to_dag)")
 
 
 def print_outcome(executor: AirflowExecutor, run_id: str) -> None:
@@ -55,13 +56,34 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8080, help="port of the Airflow UI and API (default 8080)")
     parser.add_argument("--keep-running", action="store_true", help="leave Airflow running to explore the UI")
-    parser.add_argument("--stop", action="store_true", help="stop an Airflow left running by --keep-running")
+    parser.add_argument(
+        "--stop", action="store_true", help="stop an Airflow left running by --keep-running (returns once it exited)"
+    )
+    parser.add_argument("--dags", type=Path, default=ROOT / "dags", help="the DAGs folder (default: dags/)")
+    parser.add_argument(
+        "--jobs",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FOLDER",
+        help="a folder your DAG files import job modules from (repeatable; job modules in the DAGs folder import too)",
+    )
+    parser.add_argument("--dag", default="hymir_words", help="the Hymir DAG to run (default: hymir_words)")
     args = parser.parse_args()
     if args.stop:
-        stop_previous()
+        if not stop_detached(PIDS, report=say):
+            say("no Airflow left running by the demo")
         return 0
 
-    deployment = LocalDeployment(home=HOME, dags_folder=ROOT / "dags", port=args.port)
+    jobs = [folder.resolve() for folder in args.jobs]
+    # Where Airflow's components import from: the job folders and, as Airflow adds it, the DAGs folder.
+    sys.path[:0] = [str(folder) for folder in [*jobs, args.dags.resolve()]]
+    try:
+        workflow = workflow_of(args.dag, args.dags.resolve())
+    except DeploymentError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    deployment = LocalDeployment(home=HOME, dags_folder=args.dags.resolve(), port=args.port, python_path=jobs)
     say(f"starting Airflow in {HOME} (SQLite, LocalExecutor, parallelism {deployment.parallelism})")
     try:
         deployment.start(report=say)
@@ -72,10 +94,10 @@ def main() -> int:
         executor = AirflowExecutor(
             api_url=deployment.api_url, username="admin", password=deployment.password, unpause=True
         )
-        say("waiting for the dag-processor to load dags/")
-        executor.wait_for_dag("hymir_words", timeout=120)
-        run_id = executor.run(words_workflow(), dag_id="hymir_words")
-        say(f"triggered hymir_words: run {run_id}")
+        say(f"waiting for the dag-processor to load {args.dags}")
+        executor.wait_for_dag(args.dag, timeout=120)
+        run_id = executor.run(workflow, dag_id=args.dag)
+        say(f"triggered {args.dag}: run {run_id}")
         started = time.monotonic()
         while not executor.workflow_state(run_id).is_finished:
             deployment.check_running()
@@ -91,7 +113,7 @@ def main() -> int:
         deployment.stop(report=say)
         return 1
     if args.keep_running:
-        PIDS.write_text(json.dumps({name: p.pid for name, p in deployment.processes.items()}))
+        deployment.detach(PIDS)
         print(f"\nAirflow keeps running: open {deployment.api_url} and log in as admin / {deployment.password}")
         print("stop it with: ./scripts/demo --stop")
     else:

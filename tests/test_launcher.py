@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -68,3 +70,68 @@ def test_the_demo_runs_the_readme_example_end_to_end():
     assert "workflow: success" in done.stdout
     assert "outputs:  {'words': ['HELLO', 'HYMIR', 'WORLD'], 'count': [3]}" in done.stdout
     assert "==> stopping scheduler" in done.stdout
+
+
+@pytest.mark.deployment
+def test_the_demo_runs_your_own_dag_and_stop_returns_with_the_port_free(tmp_path):
+    # Job modules in a folder of their own (--jobs) and beside the DAG file, as a new user lays them out.
+    jobs, dags = tmp_path / "jobs", tmp_path / "dags"
+    jobs.mkdir()
+    dags.mkdir()
+    (jobs / "shout_jobs.py").write_text(
+        "from hymir import Success, job\n\n\n"
+        '@job(output="shouted")\n'
+        "def shout(word: str):\n"
+        "    return Success(word.upper() + '!')\n"
+    )
+    (dags / "shout_workflows.py").write_text(
+        "from hymir import Chain, Workflow\nfrom shout_jobs import shout\n\n\n"
+        "def shout_workflow():\n"
+        "    return Workflow(Chain(shout('hey'), shout('you')))\n"
+    )
+    (dags / "shout_dag.py").write_text(
+        "from shout_workflows import shout_workflow\nfrom hymir_airflow import workflow_to_dag\n\n"
+        'dag = workflow_to_dag(shout_workflow(), dag_id="my_shout")\n'
+    )
+    port = free_port()
+    options = ["--port", str(port), "--dags", str(dags), "--jobs", str(jobs)]
+
+    try:
+        done = subprocess.run(
+            [sys.executable, str(DEMO), *options, "--dag", "my_shout", "--keep-running"],
+            capture_output=True,
+            text=True,
+            timeout=400,
+        )
+        groups = json.loads((ROOT / "airflow-home" / "running.json").read_text())["process_groups"]
+    finally:
+        stopped = subprocess.run([sys.executable, str(DEMO), "--stop"], capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "==> triggered my_shout" in done.stdout
+    assert "outputs:  {'shouted': ['HEY!', 'YOU!']}" in done.stdout
+    # An airflow command run by hand with this home sees the DAGs folder the demo used.
+    assert f"dags_folder = {dags}" in (ROOT / "airflow-home" / "airflow.cfg").read_text()
+    assert stopped.returncode == 0, stopped.stderr
+    assert "==> stopping api-server" in stopped.stdout
+    # --stop returned only once every process had exited and the port was free again.
+    for pid in groups.values():
+        with pytest.raises(ProcessLookupError):
+            os.killpg(pid, 0)
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_the_demo_names_a_dag_it_cannot_find_with_the_import_errors(tmp_path):
+    (tmp_path / "broken_dag.py").write_text("from airflow.sdk import DAG\nimport no_such_job_module\n")
+
+    done = subprocess.run(
+        [sys.executable, str(DEMO), "--dags", str(tmp_path), "--dag", "my_flow"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 1
+    assert f"no DAG 'my_flow' in {tmp_path}; import errors:" in done.stderr
+    assert "No module named 'no_such_job_module'" in done.stderr
