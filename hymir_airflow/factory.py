@@ -25,7 +25,8 @@ from hymir_airflow.compat import (
 )
 from hymir_airflow.meta import operator_overrides
 from hymir_airflow.fail_fast import FAIL_FAST_TASK_ID, FailFastGate
-from hymir_airflow.naming import display_name, free_task_id, task_ids_for
+from hymir.labels import call_label
+from hymir_airflow.naming import free_task_id, task_ids_for
 from hymir_airflow.operator import HymirJobOperator
 
 #: The shortest wait between two checks of a CheckLater job on a deployment (seconds).
@@ -229,7 +230,7 @@ def _job_task(
     """The task of one job; a ``teardown`` for an ON_FINISHED callback."""
     job = workflow[job_id]
     arguments = {**operator_defaults, **operator_overrides(job)}
-    name = display_name(job)
+    name = call_label(job)
     if name != task_ids[job_id]:
         arguments["task_display_name"] = name
     task = HymirJobOperator(

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import functools
-import json
 import re
 import unicodedata
 
-from hymir.job import Job
+from hymir.labels import function_name
 from hymir.workflow import Workflow
 
 
@@ -29,36 +28,6 @@ def free_task_id(base: str, task_ids: dict[str, str]) -> str:
     for task_id in task_ids.values():
         names.claim(task_id)
     return names.claim(base)
-
-
-def function_name(job: Job) -> str:
-    """The name of a job's function, as written (without its module)."""
-    return job.name.rsplit(".", 1)[-1]
-
-
-def display_name(job: Job) -> str:
-    """The name the UI shows for a job's task: its function's name and, shortened, its arguments.
-
-    Jobs of one function get task ids ``f``, ``f_2``, ...; their arguments are what tells them
-    apart, so the Graph and Grid views show ``uppercase("hello")``.
-    """
-    shown = [_short(value) for value in job.args] + [f"{key}={_short(value)}" for key, value in job.kwargs.items()]
-    if not shown:
-        return function_name(job)
-    text = ", ".join(shown)
-    if len(text) > _ARGUMENTS_SHOWN:
-        text = text[: _ARGUMENTS_SHOWN - 1] + "…"
-    return f"{function_name(job)}({text})"
-
-
-#: How many characters of one argument, and of all of them, a display name shows.
-_ARGUMENT_SHOWN = 24
-_ARGUMENTS_SHOWN = 60
-
-
-def _short(value: object) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= _ARGUMENT_SHOWN else text[: _ARGUMENT_SHOWN - 1] + "…"
 
 
 @functools.lru_cache(maxsize=4096)

@@ -13,6 +13,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Iterator
 
+from hymir.labels import call_label
 from hymir.workflow import Structure, Workflow
 
 
@@ -107,9 +108,9 @@ def _members(
 
 
 def _label(workflow: Workflow, job_id: str, syntax: _Syntax, *extra: str) -> str:
-    """``<id>: <function name>``, then ``output: <name>`` when the job has an output, then ``extra`` lines."""
+    """``<id>: <call>`` (``uppercase("hello")``), then ``output: <name>`` when the job has one, then ``extra``."""
     job = workflow[job_id]
-    lines = [f"{job_id}: {job.name.rsplit('.', 1)[-1]}"]
+    lines = [f"{job_id}: {call_label(job)}"]
     if job.output is not None:
         lines.append(f"output: {job.output}")
     return syntax.label([*lines, *extra])

@@ -223,6 +223,17 @@ def test_nested_chains_and_groups_become_task_groups_without_renaming_tasks():
     assert {task.task_group.group_id for task in job_tasks(flat)} == {None}
 
 
+def test_tasks_of_one_function_show_their_arguments_as_display_names():
+    long_word = "a word much longer than twenty-four characters"
+    workflow = Workflow(Chain(Group(jobs.shout("a"), jobs.shout(long_word)), jobs.count_words()))
+
+    dag = workflow_to_dag(workflow, dag_id="display_names")
+
+    shown = {task.task_id: task.task_display_name for task in job_tasks(dag)}
+    # Task ids stay short and stable; what the Grid and Graph views show tells the jobs apart.
+    assert shown == {"shout": 'shout("a")', "shout_2": 'shout("a word much longer tha…)', "count_words": "count_words"}
+
+
 def test_on_finished_callback_is_a_teardown_after_every_leaf():
     workflow = cleanup_workflow()
 

@@ -141,10 +141,10 @@ def test_graph_mermaid_shows_nesting_and_callbacks():
     assert result.stdout == (
         "flowchart TD\n"
         '    subgraph group_1 ["Group"]\n'
-        '        job_1["1: shout<br/>output: words"]\n'
+        '        job_1["1: shout(#quot;a#quot;)<br/>output: words"]\n'
         '        subgraph chain_1 ["Chain"]\n'
-        '            job_2["2: shout<br/>output: words"]\n'
-        '            job_3["3: shout<br/>output: words"]\n'
+        '            job_2["2: shout(#quot;b#quot;)<br/>output: words"]\n'
+        '            job_3["3: shout(#quot;c#quot;)<br/>output: words"]\n'
         "        end\n"
         "    end\n"
         '    job_4["4: count<br/>output: count"]\n'
@@ -163,10 +163,10 @@ def test_graph_dot_shows_nesting_and_callbacks():
         "digraph workflow {\n"
         "    node [shape=box];\n"
         '    subgraph cluster_group_1 { label="Group";\n'
-        '        job_1 [label="1: shout\\noutput: words"];\n'
+        '        job_1 [label="1: shout(\\"a\\")\\noutput: words"];\n'
         '        subgraph cluster_chain_1 { label="Chain";\n'
-        '            job_2 [label="2: shout\\noutput: words"];\n'
-        '            job_3 [label="3: shout\\noutput: words"];\n'
+        '            job_2 [label="2: shout(\\"b\\")\\noutput: words"];\n'
+        '            job_3 [label="3: shout(\\"c\\")\\noutput: words"];\n'
         "        }\n"
         "    }\n"
         '    job_4 [label="4: count\\noutput: count"];\n'
@@ -183,7 +183,7 @@ def test_graph_of_explicit_edges_has_no_subgraphs():
     result = hymir("graph", f"{W}:explicit")
     assert result.stdout == (
         "flowchart TD\n"
-        '    job_1["load: shout<br/>output: words"]\n'
+        '    job_1["load: shout(#quot;x#quot;)<br/>output: words"]\n'
         '    job_2["total: count<br/>output: count"]\n'
         "    job_1 --> job_2\n"
     )
