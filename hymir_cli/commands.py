@@ -185,7 +185,7 @@ def _dag_id(context: click.Context, parameter: click.Parameter, value: str) -> s
 def dag(spec: str, dag_id: str, schedule: str | None, start_date: datetime | None, output: Path | None) -> None:
     """Print (or write, with -o) a drop-in Airflow DAG file that runs the workflow.
 
-    Save it into the dags folder of an Airflow deployment where hymir[airflow] and the
+    Save it into the dags folder of an Airflow deployment where hymir-workflows[airflow] and the
     workflow's module can be imported, e.g. `hymir dag ... --dag-id nightly -o dags/nightly.py`.
     """
     target = _load(spec)

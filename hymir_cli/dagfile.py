@@ -32,7 +32,7 @@ def dag_file(target: Target, *, dag_id: str, schedule: str | None = None, start_
         call = "dag = workflow_to_dag(\n" + "".join(f"    {argument},\n" for argument in arguments) + ")"
     about = textwrap.fill(
         f"It runs the Hymir workflow {target.spec}. Put this file in the dags folder of an Airflow deployment "
-        f"where hymir[airflow] and {target.module} can be imported.",
+        f"where hymir-workflows[airflow] and {target.module} can be imported.",
         width=LINE_LENGTH - 4,
         break_long_words=False,
     )
