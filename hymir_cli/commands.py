@@ -39,7 +39,7 @@ _TARGET_HELP = (
 
 
 @click.group(epilog=_TARGET_HELP)
-@click.version_option(package_name="hymir", prog_name="hymir")
+@click.version_option(package_name="hymir-workflows", prog_name="hymir")
 def main() -> None:
     """Validate, draw, run and deploy Hymir workflows."""
 

@@ -52,7 +52,7 @@ def test_every_command_has_help(command, phrase):
 
 def test_version():
     result = hymir("--version")
-    assert (result.returncode, result.stdout) == (0, f"hymir, version {version('hymir')}\n")
+    assert (result.returncode, result.stdout) == (0, f"hymir, version {version('hymir-workflows')}\n")
 
 
 @pytest.mark.parametrize(
