@@ -36,6 +36,11 @@ class _Container:
             raise InvalidWorkflow(f"{type(self).__name__}() has no members")
         self.members = members
 
+    @property
+    def jobs(self) -> tuple[Job | Chain | Group, ...]:
+        """The members, under the name hymir 0.1.9 gave them (a tuple here, so changing it fails loudly)."""
+        return self.members
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(map(repr, self.members))})"
 
