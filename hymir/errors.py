@@ -21,8 +21,8 @@ class JobNotImportable(InvalidWorkflow):
     """A job's function cannot be imported by its dotted name."""
 
 
-class WorkflowDoesNotExist(HymirError, KeyError):
-    """The executor knows no workflow run with this id."""
+class WorkflowDoesNotExist(HymirError, KeyError, ValueError):
+    """The executor knows no workflow run with this id (a ValueError too, as in hymir 0.1.9)."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "workflow does not exist"

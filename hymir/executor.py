@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import time
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
 from hymir.errors import InvalidWorkflow
@@ -36,7 +36,8 @@ _FINISHED = {JobStatus.SUCCESS, JobStatus.FAILURE, WorkflowStatus.SUCCESS, Workf
 def _deserialize_state(cls, data: dict, status_type: type[enum.Enum]):
     if not isinstance(data, dict) or "status" not in data:
         raise InvalidWorkflow(f"a serialized {cls.__name__} is a dict with a 'status', not {data!r}")
-    unknown = set(data) - set(cls.__dataclass_fields__)
+    names = {f.name for f in fields(cls)}
+    unknown = set(data) - names
     if unknown:
         raise InvalidWorkflow(f"serialized {cls.__name__} has unknown keys {sorted(map(repr, unknown))}")
     try:
@@ -44,7 +45,7 @@ def _deserialize_state(cls, data: dict, status_type: type[enum.Enum]):
     except ValueError:
         raise InvalidWorkflow(f"unknown {cls.__name__} status {data['status']!r}") from None
     for name, types in _FIELD_TYPES.items():
-        if name in data and name in cls.__dataclass_fields__ and not _has_type(data[name], types):
+        if name in data and name in names and not _has_type(data[name], types):
             expected = " or ".join(t.__name__ for t in types)
             raise InvalidWorkflow(f"serialized {cls.__name__}: {name!r} must be {expected}")
     return cls(**{**data, "status": status})
@@ -59,9 +60,12 @@ def _has_type(value: Any, types: tuple[type, ...]) -> bool:
 
 
 class _State:
-    """What job and workflow states share: finishedness, and a JSON-safe dict form."""
+    """What job and workflow states share: finishedness, and a JSON-safe dict form.
 
-    _status_type: ClassVar[type[enum.Enum]]
+    ``Status`` is the state's status enum, nested as hymir 0.1.9 nested it (``JobState.Status.SUCCESS``).
+    """
+
+    Status: ClassVar[type[enum.Enum]]
 
     @property
     def is_finished(self) -> bool:
@@ -72,7 +76,7 @@ class _State:
 
     @classmethod
     def deserialize(cls, data: dict[str, Any]):
-        return _deserialize_state(cls, data, cls._status_type)
+        return _deserialize_state(cls, data, cls.Status)
 
 
 @dataclass
@@ -91,7 +95,7 @@ class JobState(_State):
     exception: str | None = None
     result: Any = None
 
-    _status_type: ClassVar[type[enum.Enum]] = JobStatus
+    Status: ClassVar[type[JobStatus]] = JobStatus
 
 
 @dataclass
@@ -100,7 +104,7 @@ class WorkflowState(_State):
 
     status: WorkflowStatus = WorkflowStatus.PENDING
 
-    _status_type: ClassVar[type[enum.Enum]] = WorkflowStatus
+    Status: ClassVar[type[WorkflowStatus]] = WorkflowStatus
 
 
 class Executor(ABC):
@@ -156,8 +160,10 @@ class Executor(ABC):
             state = self.workflow_state(workflow_id)
         return state
 
-    def __getitem__(self, workflow_id: str) -> Workflow:
-        return self.workflow(workflow_id)
+    def __getitem__(self, workflow_id: str) -> WorkflowState:
+        """``executor[workflow_id]`` is the run's state, as in hymir 0.1.9; ``workflow()`` gives its workflow."""
+        return self.workflow_state(workflow_id)
 
     def __delitem__(self, workflow_id: str) -> None:
+        """``del executor[workflow_id]`` clears the run."""
         self.clear(workflow_id)

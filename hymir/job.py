@@ -9,6 +9,7 @@ import types
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
+from hymir import legacy
 from hymir.errors import InvalidWorkflow, JobNotImportable
 
 #: Inputs the engine provides itself; a job asks for them by name in ``inputs``.
@@ -160,9 +161,10 @@ class Job:
 
     @classmethod
     def deserialize(cls, data: dict) -> Job:
-        """Deserialize a job from a dictionary made by ``serialize``."""
+        """Deserialize a job from a dictionary made by ``serialize`` (or by hymir 0.1.9, with its compact keys)."""
         if not isinstance(data, dict):
             raise InvalidWorkflow(f"a serialized job must be a dict, not {type(data).__name__}")
+        data = legacy.job_fields(data)
         unknown = set(data) - {f for f in cls.__dataclass_fields__}
         if unknown:
             raise InvalidWorkflow(f"serialized job has unknown keys {sorted(map(repr, unknown))}")

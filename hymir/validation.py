@@ -141,6 +141,8 @@ def _check_job(
     bindings: list[InputBinding] = []
     for entry in job.inputs or ():
         output, parameter = input_parameter(entry)
+        if parameter in job.kwargs:
+            continue  # a keyword argument given to the job wins over its input, as in hymir 0.1.9
         where = f"{describe(job)}: input {output!r}"
         if parameter != output:
             where += f" (parameter {parameter!r})"

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Union
 
+from hymir import legacy
 from hymir.errors import InvalidWorkflow
 from hymir.job import DEFAULT_MAX_RETRIES, Job, JobFunction
 from hymir.jsonsafe import json_problem
@@ -35,6 +36,11 @@ class _Container:
         if not members:
             raise InvalidWorkflow(f"{type(self).__name__}() has no members")
         self.members = members
+
+    @property
+    def jobs(self) -> tuple[Job | Chain | Group, ...]:
+        """The members, under the name hymir 0.1.9 gave them (a tuple here, so changing it fails loudly)."""
+        return self.members
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(map(repr, self.members))})"
@@ -322,7 +328,7 @@ class Workflow:
 
     @classmethod
     def deserialize(cls, data: str | bytes | dict, *, allowed_modules: Iterable[str] | None = None) -> Workflow:
-        """Restore a workflow from ``serialize`` output; malformed data raises ``InvalidWorkflow``.
+        """Restore a workflow from ``serialize`` output (or hymir 0.1.9's); malformed data raises ``InvalidWorkflow``.
 
         Job functions are imported only from ``allowed_modules`` (module prefixes; by default
         those in ``HYMIR_ALLOWED_MODULES``, else none): any other is refused before import.
@@ -339,6 +345,8 @@ class Workflow:
     def _from_data(cls, data: Any, prefixes: tuple[str, ...]) -> Workflow:
         if not isinstance(data, dict):
             raise InvalidWorkflow(f"a serialized workflow is a JSON object, not {type(data).__name__}")
+        if legacy.is_workflow(data):
+            data = legacy.workflow_fields(data, FORMAT_VERSION)
         if type(data.get("version")) is not int or data["version"] != FORMAT_VERSION:
             raise InvalidWorkflow(f"unsupported serialized workflow version {data.get('version')!r}")
         jobs_data, edges = data.get("jobs"), data.get("edges")

@@ -420,7 +420,7 @@ def test_clear_and_del_refuse_a_running_run_and_wait_without_blocking(executor, 
 def test_item_access_and_deletion(executor):
     workflow = words_workflow()
     workflow_id, _ = run_to_end(executor, workflow)
-    assert executor[workflow_id] is workflow
+    assert executor[workflow_id] == executor.workflow_state(workflow_id) == WorkflowState(WorkflowStatus.SUCCESS)
     assert executor.workflow(workflow_id) is workflow
     del executor[workflow_id]
     with pytest.raises(WorkflowDoesNotExist):

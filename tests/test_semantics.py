@@ -204,7 +204,8 @@ def test_each_result_is_logged_in_one_readable_line(executor, caplog, capfd):
 def test_clear_forgets_the_run(executor):
     workflow = Workflow(Chain(jobs.produce("x")))
     workflow_id = run(executor, workflow)
-    assert executor[workflow_id] is workflow
+    assert executor.workflow(workflow_id) is workflow
+    assert executor[workflow_id].status is WorkflowStatus.SUCCESS
 
     del executor[workflow_id]
 
