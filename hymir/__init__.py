@@ -1,5 +1,6 @@
 """Hymir: workflows made of plain Python jobs, run in-process or on Apache Airflow."""
 
+from hymir import job  # the module, which is also the @job decorator (see hymir.job._CallableModule)
 from hymir.errors import (
     HymirError,
     InvalidJobReturn,
@@ -9,7 +10,6 @@ from hymir.errors import (
     WorkflowNotFinished,
 )
 from hymir.executor import Executor, JobState, JobStatus, WorkflowState, WorkflowStatus
-from hymir import job  # the module, which is also the @job decorator (see hymir.job._CallableModule)
 from hymir.job import CheckLater, Failure, Job, JobResult, Retry, Success
 from hymir.workflow import Chain, Group, Workflow
 

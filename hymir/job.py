@@ -6,8 +6,9 @@ import functools
 import importlib
 import sys
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
 from hymir.errors import InvalidWorkflow, JobNotImportable
 
@@ -163,7 +164,7 @@ class Job:
         """Deserialize a job from a dictionary made by ``serialize``."""
         if not isinstance(data, dict):
             raise InvalidWorkflow(f"a serialized job must be a dict, not {type(data).__name__}")
-        unknown = set(data) - {f for f in cls.__dataclass_fields__}
+        unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise InvalidWorkflow(f"serialized job has unknown keys {sorted(map(repr, unknown))}")
         expected = {
@@ -177,11 +178,11 @@ class Job:
         }
         if "name" not in data:
             raise InvalidWorkflow("serialized job has no 'name'")
-        for key, types in expected.items():
-            if key in data and not isinstance(data[key], types) or isinstance(data.get(key), bool):
+        for key, allowed in expected.items():
+            if (key in data and not isinstance(data[key], allowed)) or isinstance(data.get(key), bool):
                 raise InvalidWorkflow(
                     f"serialized job {data.get('name')!r}: {key!r} must be one of "
-                    f"{', '.join(t.__name__ for t in types)}, not {type(data[key]).__name__}"
+                    f"{', '.join(t.__name__ for t in allowed)}, not {type(data[key]).__name__}"
                 )
         if not all(isinstance(k, str) for k in data.get("kwargs", {})):
             raise InvalidWorkflow(f"serialized job {data['name']!r}: keyword argument names must be strings")
@@ -209,7 +210,7 @@ def dotted_name(f: Callable[..., Any]) -> str:
     return f"{f.__module__}.{f.__qualname__}"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def resolve_function(name: str) -> Callable[..., Any]:
     """Import the function with this dotted name and unwrap ``@job`` decoration.
 
@@ -270,7 +271,9 @@ class JobFunction:
         return f"<job {dotted_name(self.function)}>"
 
 
-def job(*, inputs: list[str] = None, output: str = None, meta: dict = None) -> Callable[[Callable], JobFunction]:
+def job(
+    *, inputs: list[str] | None = None, output: str | None = None, meta: dict | None = None
+) -> Callable[[Callable], JobFunction]:
     """Convenience decorator to create a job from a function.
 
     The wrapped function should return a Success, Failure, CheckLater, or Retry object to
@@ -293,7 +296,7 @@ class _CallableModule(types.ModuleType):
     ``hymir.job.Success`` (the documented path) and ``from hymir import job`` both work.
     """
 
-    def __call__(self, *, inputs: list[str] = None, output: str = None, meta: dict = None):
+    def __call__(self, *, inputs: list[str] | None = None, output: str | None = None, meta: dict | None = None):
         return job(inputs=inputs, output=output, meta=meta)
 
 

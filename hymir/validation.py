@@ -9,8 +9,9 @@ import inspect
 import types
 import typing
 import warnings
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from hymir.errors import InvalidWorkflow, JobNotImportable
 from hymir.job import RESERVED_INPUTS, RETRY_LIMIT, Job, input_parameter, resolve_function
@@ -48,7 +49,7 @@ def describe(job: Job) -> str:
     return f"job {job.identity} ({job.name})"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _signature_of(function: Callable[..., Any]) -> _Signature:
     try:
         signature = inspect.signature(function, eval_str=True)
@@ -90,7 +91,7 @@ def _is_list_annotation(annotation: Any) -> bool:
 def _is_bare_list(annotation: Any) -> bool:
     """True for a ``list`` annotation that names no item type: easy to mistake for a single value."""
     annotation = _without_none(annotation)
-    return annotation in ("list", "List", list, typing.List)
+    return annotation in ("list", "List", list, typing.List)  # noqa: UP006 (typing.List the value, not an annotation)
 
 
 def validate_retry_cap(value: Any) -> str | None:
@@ -168,6 +169,7 @@ def _check_job(
                 f"every value of {output!r} (here one, from job {producers[0]}), not the value itself; "
                 "annotate it as list[...] to say so, or with the value's type to receive the value",
                 UserWarning,
+                stacklevel=1,  # the message names the job; the frames above are Hymir's own
             )
         bindings.append(InputBinding(output, parameter, producers, many))
     problem = _binding_problem(function, len(job.args), (*job.kwargs, *(b.parameter for b in bindings)))
@@ -248,7 +250,7 @@ def validate_jobs(
                     )
             return tuple(producers)
 
-        bindings[identity] = _recorded(lambda: _check_job(job, producers_of, params))
+        bindings[identity] = _recorded(lambda job=job: _check_job(job, producers_of, params))
     return bindings
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Mapping, Union
+from itertools import pairwise
+from typing import Any
 
 from hymir.errors import InvalidWorkflow
 from hymir.job import DEFAULT_MAX_RETRIES, Job, JobFunction
@@ -53,7 +55,7 @@ class Group(_Container):
 
 
 #: The nesting of a workflow: a job identity, or a ("chain" | "group", children) pair.
-Structure = Union[str, tuple[str, tuple["Structure", ...]]]
+Structure = str | tuple[str, tuple["Structure", ...]]
 
 
 @dataclass
@@ -73,7 +75,7 @@ class _GraphBuilder:
         structure = (member.kind, tuple(part[0] for part in parts))
         if isinstance(member, Group):
             return structure, [i for p in parts for i in p[1]], [i for p in parts for i in p[2]]
-        for (_, _, exits), (_, entries, _) in zip(parts, parts[1:]):
+        for (_, _, exits), (_, entries, _) in pairwise(parts):
             self.edges.extend((exit_, entry) for exit_ in exits for entry in entries)
         return structure, parts[0][1], parts[-1][2]
 
@@ -383,7 +385,7 @@ def _a_cycle(predecessors: Mapping[str, list[str]], stuck: set[str]) -> list[str
     while True:
         upstream = next(u for u in predecessors[path[-1]] if u in stuck)
         if upstream in seen:
-            cycle = path[seen[upstream] :] + [upstream]
+            cycle = [*path[seen[upstream] :], upstream]
             return cycle[::-1]
         seen[upstream] = len(path)
         path.append(upstream)

@@ -14,8 +14,9 @@ import functools
 import json
 import logging
 import tempfile
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 import airflow
 
@@ -55,13 +56,13 @@ else:
 
 __all__ = [
     "AIRFLOW_MINOR",
-    "AirflowException",
-    "AirflowFailException",
-    "AirflowTaskTimeout",
     "HAS_EXTERNAL_VIEWS",
     "HAS_RETRY_POLICY",
     "HAS_TASK_STATE_STORE",
     "TESTED_VERSIONS",
+    "AirflowException",
+    "AirflowFailException",
+    "AirflowTaskTimeout",
 ]
 
 _log = logging.getLogger(__name__)
@@ -395,9 +396,10 @@ def dag_serializer() -> Any:
 
 def ensure_database() -> None:
     """Create Airflow's tables in the configured metadata database if they are not there yet."""
+    from sqlalchemy import inspect
+
     from airflow import settings
     from airflow.utils.db import initdb
-    from sqlalchemy import inspect
 
     if not inspect(settings.engine).has_table("dag_run"):
         initdb()
@@ -412,16 +414,18 @@ def metadata_session() -> Any:
 
 def dag_run_state(session: Session, dag_id: str, run_id: str) -> Any:
     """The state of one DAG run (None when there is no such run)."""
-    from airflow.models.dagrun import DagRun
     from sqlalchemy import select
+
+    from airflow.models.dagrun import DagRun
 
     return session.scalar(select(DagRun.state).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
 
 
 def task_instance_rows(session: Session, dag_id: str, run_id: str) -> list[tuple[str, Any, int]]:
     """``(task_id, state, try_number)`` of every task instance of one DAG run."""
-    from airflow.models.taskinstance import TaskInstance as TI
     from sqlalchemy import select
+
+    from airflow.models.taskinstance import TaskInstance as TI
 
     query = select(TI.task_id, TI.state, TI.try_number).where(TI.dag_id == dag_id, TI.run_id == run_id)
     return [(task_id, state, try_number or 0) for task_id, state, try_number in session.execute(query)]
@@ -429,10 +433,11 @@ def task_instance_rows(session: Session, dag_id: str, run_id: str) -> list[tuple
 
 def return_values(session: Session, dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, Any]:
     """The ``return_value`` XComs of ``task_ids`` in one run, as their tasks pushed them."""
+    from sqlalchemy import select
+
     from airflow.models.xcom import XComModel
     from airflow.sdk.bases.xcom import BaseXCom
     from airflow.sdk.execution_time.xcom import resolve_xcom_backend
-    from sqlalchemy import select
 
     query = select(XComModel).where(
         XComModel.dag_id == dag_id,
@@ -453,8 +458,9 @@ def return_values(session: Session, dag_id: str, run_id: str, task_ids: list[str
 
 def delete_dag_run(session: Session, dag_id: str, run_id: str) -> None:
     """Delete one DAG run; its task instances, XComs and records go with it."""
-    from airflow.models.dagrun import DagRun
     from sqlalchemy import delete
+
+    from airflow.models.dagrun import DagRun
 
     session.execute(delete(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
 

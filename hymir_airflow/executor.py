@@ -120,7 +120,7 @@ class AirflowExecutor(Executor):
         values = self._backend.return_values(dag_id, workflow_id, succeeded) if succeeded else {}
         states = {
             job_id: _job_state(rows.get(name), JobRecord.from_stored(records.get(name)), decode(values.get(name)))
-            for job_id, name in zip(wanted, names)
+            for job_id, name in zip(wanted, names, strict=True)
         }
         failed = [state for state in states.values() if state.status is JobStatus.FAILURE]
         stopped = workflow.fail_fast and any(state.exception is not None for state in failed)

@@ -23,8 +23,8 @@ from hymir_airflow.compat import (
     link_tasks,
     records_holder,
 )
-from hymir_airflow.meta import operator_overrides
 from hymir_airflow.fail_fast import FAIL_FAST_TASK_ID, FailFastGate
+from hymir_airflow.meta import operator_overrides
 from hymir_airflow.naming import display_name, free_task_id, task_ids_for
 from hymir_airflow.operator import HymirJobOperator
 
@@ -296,7 +296,7 @@ def _task_groups(structure: Structure | None, task_ids: dict[str, str]) -> dict[
     return groups
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _code_fingerprint(name: str) -> str:
     """A short hash of the source of the module that defines the job function.
 
@@ -311,7 +311,7 @@ def _code_fingerprint(name: str) -> str:
     return hashlib.sha256(source).hexdigest()[:16]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _function_doc(name: str) -> str | None:
     """The job function's docstring, shown as the task's docs in the UI.
 

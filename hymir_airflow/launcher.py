@@ -8,6 +8,7 @@ file, so stopping the deployment stops every process it started, workers include
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import secrets
@@ -16,9 +17,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import httpx
 
@@ -174,15 +175,16 @@ class LocalDeployment:
         """
         log = self.log_folder / f"{name}.log"
         report(f"starting {name} (log: {log})")
-        output = open(log, "ab")
-        self.processes[name] = subprocess.Popen(
-            command,
-            env={**self.env(), "HYMIR_COMPONENT": name},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=self.home,
-        )
+        # The child writes to its own copy of the descriptor, so this one can close once it started.
+        with open(log, "ab") as output:
+            self.processes[name] = subprocess.Popen(
+                command,
+                env={**self.env(), "HYMIR_COMPONENT": name},
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=self.home,
+            )
         output.close()
 
     def _wait_until_healthy(self, timeout: float, report: Callable[[str], None]) -> None:
@@ -253,10 +255,8 @@ def write_private(path: Path, text: str) -> None:
 
 
 def _signal_group(process: subprocess.Popen, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _port_taken(port: int) -> bool:

@@ -10,7 +10,6 @@ import unicodedata
 from hymir.job import Job
 from hymir.workflow import Workflow
 
-
 _SAFE = re.compile(r"[A-Za-z0-9_]+")
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 import traceback
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
@@ -63,7 +64,7 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
     """
 
     template_fields = ("job_args", "job_kwargs")
-    template_fields_renderers = {"job_args": "json", "job_kwargs": "json"}
+    template_fields_renderers: ClassVar[dict[str, str]] = {"job_args": "json", "job_kwargs": "json"}
     shallow_copy_attrs = ("workflow", "task_ids")
     ui_color = "#ffe7c2"
 
@@ -112,9 +113,12 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
     def poke(self, context: Context) -> bool | PokeReturnValue:
         ti = context["ti"]
         record = self._record(context)
-        if record.retry_at is not None and record.retry_at > time.time():
-            if not self._waited_for_retry(record.retry_at - time.time()):
-                return False
+        if (
+            record.retry_at is not None
+            and record.retry_at > time.time()
+            and not self._waited_for_retry(record.retry_at - time.time())
+        ):
+            return False
         outside = ti.try_number - 1 - record.retries
         if outside > self.airflow_retries:
             reason = (
@@ -276,7 +280,7 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
             return []
         task_ids = [self.task_ids[p] for p in producers]
         stored = context["ti"].xcom_pull(task_ids=task_ids, key="return_value")
-        for producer, task_id, value in zip(producers, task_ids, stored):
+        for producer, task_id, value in zip(producers, task_ids, stored, strict=True):
             if value is None:
                 raise MissingValue(
                     f"{self._who()}: input {binding.output!r}: the value of "

@@ -10,7 +10,8 @@ import: the view itself is built on its first request, in the api-server only.
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 from hymir_airflow.compat import HAS_EXTERNAL_VIEWS, airflow_plugin_class
 
@@ -52,5 +53,5 @@ class HymirPlugin(AirflowPlugin):
     """Shows Hymir workflows in the Airflow UI: their runs, and every job's state, tries, context and outputs."""
 
     name = "hymir"
-    fastapi_apps = [{"app": HymirView(), "url_prefix": URL_PREFIX, "name": "Hymir"}]
+    fastapi_apps = [{"app": HymirView(), "url_prefix": URL_PREFIX, "name": "Hymir"}]  # noqa: RUF012 (AirflowPlugin declares a list)
     external_views = [NAV_ENTRY] if HAS_EXTERNAL_VIEWS else []

@@ -10,8 +10,8 @@ ON_FINISHED callbacks hang off every leaf job with dashed edges, as they run aft
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from hymir.workflow import Structure, Workflow
 

@@ -286,7 +286,10 @@ def test_dag_file_is_written_without_airflow():
 def test_without_click_the_command_says_how_to_install_it():
     result = hymir_without("click", "--help")
     assert result.returncode == 1
-    assert result.stderr == "The hymir command needs click, which comes with the cli extra: pip install 'hymir-workflows[cli]'\n"
+    assert (
+        result.stderr
+        == "The hymir command needs click, which comes with the cli extra: pip install 'hymir-workflows[cli]'\n"
+    )
 
 
 def test_run_overrides_params_given_as_json_or_text():
@@ -296,7 +299,7 @@ def test_run_overrides_params_given_as_json_or_text():
 
 
 @pytest.mark.parametrize(
-    ("argument", "message"),
+    "argument, message",
     [("nmae=Ada", "unknown params ['nmae']"), ("name", "'name' is not NAME=VALUE")],
     ids=["unknown", "no-equals"],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 
@@ -584,10 +585,10 @@ def _paths(value, prefix=()):
     yield prefix
     if isinstance(value, dict):
         for key, child in value.items():
-            yield from _paths(child, prefix + (key,))
+            yield from _paths(child, (*prefix, key))
     elif isinstance(value, list):
         for index, child in enumerate(value):
-            yield from _paths(child, prefix + (index,))
+            yield from _paths(child, (*prefix, index))
 
 
 _BASE = json.loads(rich_workflow().serialize())
@@ -604,10 +605,8 @@ def _replace_at(data, path, value):
 
 
 def _accepts_or_refuses(load, data):
-    try:
+    with contextlib.suppress(InvalidWorkflow):
         load(data)
-    except InvalidWorkflow:
-        pass
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -9,7 +9,8 @@ DAG-run, task-instance and XCom read on its DAG.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Iterable
+from collections.abc import Iterable
+from typing import Annotated, Any
 
 from fastapi import Depends
 from fastapi.exception_handlers import http_exception_handler
