@@ -240,17 +240,17 @@ def validate_jobs(
     for identity in order:
         job = jobs[identity]
 
-        def producers_of(output: str, job: Job = job) -> tuple[str, ...] | None:
+        def producers_of(output: str, job: Job = job, identity: str = identity) -> tuple[str, ...] | None:
             producers = producers_by_output.get(output, ())
             for producer in producers:
-                if not ancestors[job.identity] >> position[producer] & 1:
+                if not ancestors[identity] >> position[producer] & 1:
                     raise InvalidWorkflow(
                         f"{describe(job)}: input {output!r}: its producer {describe(jobs[producer])} "
                         "does not run before it; put the producer earlier in a Chain"
                     )
             return tuple(producers)
 
-        bindings[identity] = _recorded(lambda job=job: _check_job(job, producers_of, params))
+        bindings[identity] = _recorded(functools.partial(_check_job, job, producers_of, params))
     return bindings
 
 
@@ -260,7 +260,7 @@ def validate_callback(job: Job, jobs: Mapping[str, Job], params: Mapping[str, An
     def producers_of(output: str) -> tuple[str, ...]:
         return tuple(identity for identity, job in jobs.items() if job.output == output)
 
-    return _recorded(lambda: _check_job(job, producers_of, params))
+    return _recorded(functools.partial(_check_job, job, producers_of, params))
 
 
 _collected: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("hymir_collected_errors", default=None)

@@ -140,8 +140,8 @@ class Workflow:
             raise InvalidWorkflow(f"Workflow(max_retries={max_retries!r}): {problem}")
         if not isinstance(fail_fast, bool):
             raise InvalidWorkflow(f"Workflow(fail_fast={fail_fast!r}): fail_fast must be True or False")
-        self._max_retries = max_retries
-        self._fail_fast = fail_fast
+        self._max_retries: int = max_retries
+        self._fail_fast: bool = fail_fast
 
     def _build(
         self, jobs: dict[str, Job], edges: list[tuple[str, str]], structure: Structure | None, params: Any
@@ -281,7 +281,7 @@ class Workflow:
 
     def callback_ids(self) -> list[str]:
         """Identities of every callback job, in registration order."""
-        return [job.identity for jobs in self._callbacks.values() for job in jobs]
+        return [str(job.identity) for jobs in self._callbacks.values() for job in jobs]
 
     def _all_jobs(self) -> Iterable[Job]:
         yield from self._jobs.values()
@@ -323,7 +323,9 @@ class Workflow:
         return json.dumps(self.to_dict(), separators=(",", ":"))
 
     @classmethod
-    def deserialize(cls, data: str | bytes | dict, *, allowed_modules: Iterable[str] | None = None) -> Workflow:
+    def deserialize(
+        cls, data: str | bytes | dict[str, Any], *, allowed_modules: Iterable[str] | None = None
+    ) -> Workflow:
         """Restore a workflow from ``serialize`` output; malformed data raises ``InvalidWorkflow``.
 
         Job functions are imported only from ``allowed_modules`` (module prefixes; by default
@@ -356,7 +358,8 @@ class Workflow:
         for job in [*jobs, *(job for items in callback_jobs.values() for job in items)]:
             check_allowed(job.name, prefixes)
             check_function_allowed(job.name, prefixes)
-        by_identity = {job.identity: job for job in jobs}
+        # from_graph refuses identities that are not strings.
+        by_identity: dict[Any, Job] = {job.identity: job for job in jobs}
         if len(by_identity) != len(jobs):
             raise InvalidWorkflow("serialized workflow has jobs with the same identity")
         edges = [tuple(edge) if isinstance(edge, list) else edge for edge in edges]
@@ -399,8 +402,10 @@ def _structure_to_data(structure: Structure | None) -> Any:
 
 
 def _structure_from_data(data: Any, identities: set[str]) -> Structure | None:
-    if data is None:
-        return None
+    return None if data is None else _structure_node(data, identities)
+
+
+def _structure_node(data: Any, identities: set[str]) -> Structure:
     if isinstance(data, str):
         if data not in identities:
             raise InvalidWorkflow(f"serialized structure names unknown job {data!r}")
@@ -408,5 +413,5 @@ def _structure_from_data(data: Any, identities: set[str]) -> Structure | None:
     if isinstance(data, dict) and len(data) == 1:
         ((kind, children),) = data.items()
         if kind in (Chain.kind, Group.kind) and isinstance(children, list) and children:
-            return kind, tuple(_structure_from_data(child, identities) for child in children)
+            return kind, tuple(_structure_node(child, identities) for child in children)
     raise InvalidWorkflow(f"malformed serialized structure {data!r}")

@@ -14,7 +14,7 @@ import functools
 import json
 import logging
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,8 @@ import airflow
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+    from airflow.plugins_manager import AirflowPlugin as AirflowPlugin  # what hymir_airflow.plugin subclasses
 
 #: The Airflow releases the test suite runs on (the newest patch of every supported minor).
 TESTED_VERSIONS = ("3.0.6", "3.1.8", "3.2.2", "3.3.2")
@@ -44,15 +46,21 @@ HAS_RETRY_POLICY = AIRFLOW_MINOR >= (3, 3)
 HAS_EXTERNAL_VIEWS = AIRFLOW_MINOR >= (3, 1)
 
 
+# The type checker runs on the newest supported Airflow: the imports for older minors carry a
+# ``type: ignore``, since that Airflow lacks them or types them differently.
 if AIRFLOW_MINOR >= (3, 2):
     from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowTaskTimeout
 else:
-    from airflow.exceptions import AirflowException, AirflowFailException, AirflowTaskTimeout
+    from airflow.exceptions import (  # type: ignore[attr-defined,no-redef]
+        AirflowException,
+        AirflowFailException,
+        AirflowTaskTimeout,
+    )
 
 if AIRFLOW_MINOR >= (3, 1):
     from airflow.sdk._shared.secrets_masker import redact as _airflow_redact
 else:
-    from airflow.sdk.execution_time.secrets_masker import redact as _airflow_redact
+    from airflow.sdk.execution_time.secrets_masker import redact as _airflow_redact  # type: ignore[no-redef]
 
 __all__ = [
     "AIRFLOW_MINOR",
@@ -86,7 +94,7 @@ def config() -> Any:
     if AIRFLOW_MINOR >= (3, 2):
         from airflow.sdk import conf
     else:
-        from airflow.configuration import conf
+        from airflow.configuration import conf  # type: ignore[assignment]
     return conf
 
 
@@ -95,7 +103,7 @@ def weight_rules() -> list[str]:
     if AIRFLOW_MINOR >= (3, 1):
         from airflow.sdk import WeightRule
     else:
-        from airflow.utils.weight_rule import WeightRule
+        from airflow.utils.weight_rule import WeightRule  # type: ignore[import-not-found,no-redef]
     return [rule.value for rule in WeightRule]
 
 
@@ -146,6 +154,8 @@ class ChosenRescheduleInterval:
     """
 
     next_check: float
+    #: The sensor's timeout (seconds), from BaseSensorOperator.
+    timeout: float
     #: False for a wait that is no check (a Retry's delay before 3.3): ``timeout`` does not bound it.
     next_check_bounded: bool = True
 
@@ -161,7 +171,7 @@ class ChosenRescheduleInterval:
         finally:
             object.__delattr__(ti, "get_first_reschedule_date")
 
-    def _get_next_poke_interval(self, started_at: Any, run_duration: Any, poke_count: int) -> float:
+    def _get_next_poke_interval(self, started_at: Any, run_duration: Callable[[], float], poke_count: int) -> float:
         if not self.next_check_bounded:
             return self.next_check
         return max(0.0, min(self.next_check, self.timeout - run_duration()))
@@ -207,7 +217,7 @@ if HAS_RETRY_POLICY:
         hands to a policy.
         """
 
-        def evaluate(self, exception: BaseException, try_number: int, max_tries: int, context=None) -> Any:
+        def evaluate(self, exception: BaseException, try_number: int, max_tries: int, context: Any = None) -> Any:
             if isinstance(exception, RetryAfter):
                 return RetryDecision.retry(delay=timedelta(seconds=exception.delay), reason=str(exception))
             return RetryDecision.default()
@@ -264,6 +274,7 @@ class RecordStore:
     def __init__(self, context: Any, key: str, holder_task_id: str | None):
         self._context = context
         self._key = key
+        # None only on 3.3+: before, the operator always names the holder.
         self._holder = holder_task_id
 
     def get(self) -> Any:
@@ -273,7 +284,10 @@ class RecordStore:
 
         ti = self._context["ti"]
         return BaseXCom.get_one(
-            key=record_key(ti.task_id, self._key), dag_id=ti.dag_id, task_id=self._holder, run_id=ti.run_id
+            key=record_key(ti.task_id, self._key),
+            dag_id=ti.dag_id,
+            task_id=self._holder,  # type: ignore[arg-type]
+            run_id=ti.run_id,
         )
 
     def set(self, stored: Any) -> None:
@@ -287,7 +301,7 @@ class RecordStore:
             key=record_key(ti.task_id, self._key),
             value=stored,
             dag_id=ti.dag_id,
-            task_id=self._holder,
+            task_id=self._holder,  # type: ignore[arg-type]
             run_id=ti.run_id,
         )
 
@@ -354,7 +368,7 @@ def dag_bag(dag_folder: str, **kwargs: Any) -> Any:
     if AIRFLOW_MINOR >= (3, 2):
         from airflow.dag_processing.dagbag import DagBag
     else:
-        from airflow.models.dagbag import DagBag
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
     return DagBag(dag_folder=dag_folder, **kwargs)
 
 
@@ -380,7 +394,7 @@ def register_dag(dag: Any) -> None:
 
         sync_bag_to_db(bag, "dags-folder", None)
     elif AIRFLOW_MINOR >= (3, 1):
-        from airflow.models.dagbag import sync_bag_to_db
+        from airflow.models.dagbag import sync_bag_to_db  # type: ignore[no-redef]
 
         sync_bag_to_db(bag, "dags-folder", None)
     else:
@@ -391,7 +405,8 @@ def dag_serializer() -> Any:
     """The class that turns DAGs into what Airflow stores and back (``serialize_dag``, ``to_dict``, ...)."""
     from airflow.serialization import serialized_objects
 
-    return getattr(serialized_objects, "DagSerialization", None) or serialized_objects.SerializedDAG
+    # Airflow 3.3 keeps SerializedDAG there without exporting it.
+    return getattr(serialized_objects, "DagSerialization", None) or serialized_objects.SerializedDAG  # type: ignore[attr-defined]
 
 
 def ensure_database() -> None:
@@ -470,7 +485,7 @@ def delete_dag_run(session: Session, dag_id: str, run_id: str) -> None:
 # metadata database; each is pinned by tests/test_compat_view_contract.py.
 
 
-def airflow_plugin_class() -> type:
+def airflow_plugin_class() -> type[AirflowPlugin]:
     """Airflow's base class of plugins, which the Hymir plugin subclasses."""
     from airflow.plugins_manager import AirflowPlugin
 
@@ -670,7 +685,7 @@ def task_instance_totals(session: Session, dag_id: str, run_id: str) -> list[tup
         .group_by(TaskInstance.state)
         .order_by(TaskInstance.state)
     )
-    return [tuple(row) for row in session.execute(query)]
+    return [(state, count, tries) for state, count, tries in session.execute(query)]
 
 
 def return_value_totals(session: Session, dag_id: str, run_id: str) -> tuple[int, Any]:
@@ -682,7 +697,8 @@ def return_value_totals(session: Session, dag_id: str, run_id: str) -> tuple[int
     query = select(func.count(), func.max(XComModel.timestamp)).where(
         XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == "return_value"
     )
-    return tuple(session.execute(query).one())
+    count, latest = session.execute(query).one()
+    return count, latest
 
 
 def records_version(session: Session, dag_id: str, run_id: str, key: str) -> tuple[int, Any]:
@@ -707,7 +723,8 @@ def records_version(session: Session, dag_id: str, run_id: str, key: str) -> tup
             XComModel.run_id == run_id,
             XComModel.key.startswith(record_key("", key), autoescape=True),
         )
-    return tuple(session.execute(query).one())
+    count, latest = session.execute(query).one()
+    return count, latest
 
 
 def store_xcom(session: Session, dag_id: str, run_id: str, task_id: str, key: str, value: Any) -> None:

@@ -131,11 +131,11 @@ class AirflowExecutor(Executor):
 
     def outputs(self, workflow_id: str) -> dict[str, list[Any]]:
         workflow = self.workflow(workflow_id)
-        producers = [job_id for job_id, job in workflow.jobs.items() if job.output is not None]
+        outputs = {job_id: job.output for job_id, job in workflow.jobs.items() if job.output is not None}
         result: dict[str, list[Any]] = {}
-        for job_id, state in self.job_states(workflow_id, producers).items():
+        for job_id, state in self.job_states(workflow_id, list(outputs)).items():
             if state.status is JobStatus.SUCCESS:
-                result.setdefault(workflow[job_id].output, []).append(state.result)
+                result.setdefault(outputs[job_id], []).append(state.result)
         return result
 
     def clear(self, workflow_id: str) -> None:

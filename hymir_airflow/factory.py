@@ -164,7 +164,7 @@ def _build_whole(
     if "records_task_id" in operator_defaults:
         _records_holder_before(operator_defaults["records_task_id"], tasks, dependencies)
     leaves = _leaves(workflow, dependencies)
-    teardowns = [tasks[callback_id] for callback_id in workflow.callback_ids()]
+    teardowns: list[BaseOperator] = [tasks[callback_id] for callback_id in workflow.callback_ids()]
     if gate_id is not None:
         teardowns.append(_fail_fast_gate(workflow, task_ids, gate_id))
     for teardown in teardowns:
@@ -237,7 +237,8 @@ def _fail_fast_gate(workflow: Workflow, task_ids: dict[str, str], gate_id: str) 
         job_task_ids=[task_ids[job_id] for job_id in workflow.jobs],
         doc_md=FailFastGate.__doc__,
     )
-    return gate.as_teardown(on_failure_fail_dagrun=True)
+    teardown: BaseOperator = gate.as_teardown(on_failure_fail_dagrun=True)
+    return teardown
 
 
 def _dag_params(workflow: Workflow, overrides: dict[str, Any]) -> dict[str, Param]:
@@ -281,7 +282,7 @@ def _task_groups(structure: Structure | None, task_ids: dict[str, str]) -> dict[
         taken.add(group_id)
         names = [task_ids[child] if isinstance(child, str) else f"({child[0]})" for child in children]
         separator = " → " if kind == "chain" else " ‖ "
-        parent_argument = {} if parent is None else {"parent_group": parent}
+        parent_argument: dict[str, Any] = {} if parent is None else {"parent_group": parent}
         group = TaskGroup(
             group_id=group_id,
             prefix_group_id=False,

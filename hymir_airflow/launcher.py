@@ -56,7 +56,7 @@ class LocalDeployment:
     parallelism: int = 4
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     extra_env: dict[str, str] = field(default_factory=dict)
-    processes: dict[str, subprocess.Popen] = field(default_factory=dict, init=False)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, init=False)
 
     @property
     def api_url(self) -> str:
@@ -234,7 +234,7 @@ class LocalDeployment:
         self.start()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
 
@@ -254,7 +254,7 @@ def write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
-def _signal_group(process: subprocess.Popen, sig: int) -> None:
+def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, sig)
 
@@ -268,7 +268,7 @@ def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        return int(probe.getsockname()[1])
 
 
 def _tail(path: Path, lines: int = 15) -> str:

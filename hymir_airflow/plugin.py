@@ -11,7 +11,7 @@ import: the view itself is built on its first request, in the api-server only.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hymir_airflow.compat import HAS_EXTERNAL_VIEWS, airflow_plugin_class
 
@@ -22,7 +22,10 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-AirflowPlugin = airflow_plugin_class()
+if TYPE_CHECKING:
+    from hymir_airflow.compat import AirflowPlugin
+else:
+    AirflowPlugin = airflow_plugin_class()
 
 #: The "Hymir" entry of the Airflow UI's navigation bar, which shows the view inside the UI.
 NAV_ENTRY = {

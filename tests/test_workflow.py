@@ -333,6 +333,7 @@ MALFORMED = {
     "structure unknown kind": _mutated(structure={"loop": ["1"]}),
     "structure empty": _mutated(structure={"chain": []}),
     "structure a number": _mutated(structure=5),
+    "structure a null member": _mutated(structure={"chain": [None, "4"]}),
     "structure two kinds": _mutated(structure={"chain": ["1"], "group": ["2"]}),
     "params a list": _mutated(params=[1]),
     "params bad name": _mutated(params={"not a name": 1}),
