@@ -35,8 +35,8 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Callable
 
 from harness import Row, Spread, interleave, number, parse_args, progress, ratio_row, report, use_private_airflow_home
 

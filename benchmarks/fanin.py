@@ -22,8 +22,9 @@ Run: ``.venv/bin/python benchmarks/fanin.py [--quick] [--repeat N]``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from harness import Spread, interleave, parse_args, progress, ratio_row, report, use_private_airflow_home
 

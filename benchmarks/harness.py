@@ -16,9 +16,9 @@ import os
 import statistics
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 #: The repository root, so that scripts run as ``.venv/bin/python benchmarks/<name>.py`` find hymir.
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,7 +127,9 @@ def ratio_row(
     ``notes`` adds a remark to the Hymir and the Airflow cell (a per-job figure, say).
     """
     ratio = hymir.median / airflow.median
-    cells = [spread.show(unit) + (f"; {note}" if note else "") for spread, note in zip((hymir, airflow), notes)]
+    cells = [
+        spread.show(unit) + (f"; {note}" if note else "") for spread, note in zip((hymir, airflow), notes, strict=True)
+    ]
     return Row(benchmark, case, *cells, f"ratio {ratio:.2f}", f"<= {limit}", ratio <= limit)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from harness import Row, Spread, interleave, parse_args, progress, report, use_private_airflow_home
 

@@ -17,8 +17,8 @@ import json
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from harness import Spread, interleave, parse_args, progress, ratio_row, report, use_private_airflow_home
 

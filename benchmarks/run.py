@@ -15,6 +15,7 @@ Run: ``.venv/bin/python benchmarks/run.py [--quick] [--repeat N]``.
 from __future__ import annotations
 
 import time
+
 from harness import Spread, interleave, parse_args, progress, ratio_row, report, use_private_airflow_home
 
 use_private_airflow_home()

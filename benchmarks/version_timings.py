@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
+from itertools import pairwise
 from pathlib import Path
 
 from harness import use_private_airflow_home
@@ -24,12 +25,13 @@ import airflow  # noqa: E402
 
 from hymir import Group, JobStatus, Workflow  # noqa: E402
 from hymir_airflow import AirflowExecutor  # noqa: E402
+
 from timing_jobs import check_twice, retry_twice  # noqa: E402
 
 
 def gaps(path: Path) -> list[float]:
     times = [float(line) for line in path.read_text().split()]
-    return [later - earlier for earlier, later in zip(times, times[1:])]
+    return [later - earlier for earlier, later in pairwise(times)]
 
 
 def main() -> None:

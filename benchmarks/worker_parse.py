@@ -64,7 +64,9 @@ def main() -> None:
     for size in sizes:
         repeat = args.repeat if size < 10_000 else max(2, args.repeat - 2)
         progress(f"worker_parse: {size} jobs, {repeat} fresh processes each side")
-        figures = interleave({side: (lambda side=side: measure(side, size)) for side in ("hymir", "airflow")}, repeat)
+        figures = interleave(
+            {side: (lambda side=side, size=size: measure(side, size)) for side in ("hymir", "airflow")}, repeat
+        )
         hymir, airflow = Spread.of(figures["hymir"]), Spread.of(figures["airflow"])
         medians[size] = hymir.median
         limit = RATIO_TARGET if size >= 5_000 else 1.0

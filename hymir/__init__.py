@@ -1,5 +1,7 @@
 """Hymir: workflows made of plain Python jobs, run in-process or on Apache Airflow."""
 
+from typing import TYPE_CHECKING
+
 from hymir.errors import (
     HymirError,
     InvalidJobReturn,
@@ -9,9 +11,14 @@ from hymir.errors import (
     WorkflowNotFinished,
 )
 from hymir.executor import Executor, JobState, JobStatus, WorkflowState, WorkflowStatus
-from hymir import job  # the module, which is also the @job decorator (see hymir.job._CallableModule)
 from hymir.job import CheckLater, Failure, Job, JobResult, Retry, Success
 from hymir.workflow import Chain, Group, Workflow
+
+if TYPE_CHECKING:
+    # Type checkers see the decorator; at run time the name is the module, which is callable too.
+    from hymir.job import job
+else:
+    from hymir import job  # the module, which is also the @job decorator (see hymir.job._CallableModule)
 
 __all__ = [
     "Chain",

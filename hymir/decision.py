@@ -17,7 +17,7 @@ from typing import Any
 
 from hymir.errors import InvalidJobReturn
 from hymir.executor import JobState, JobStatus
-from hymir.job import DEFAULT_CHECK_INTERVAL, MAX_WAIT, RETRY_LIMIT, CheckLater, Failure, JobResult, Retry, Success
+from hymir.job import DEFAULT_CHECK_INTERVAL, MAX_WAIT, RETRY_LIMIT, CheckLater, Failure, Retry, Success
 from hymir.jsonsafe import json_problem
 from hymir.validation import describe
 from hymir.workflow import Workflow
@@ -65,7 +65,7 @@ class Outcome:
         if self.verdict is Verdict.RETRY:
             return replace(state, status=JobStatus.PENDING, retries=state.retries + 1)
         if self.verdict is Verdict.CHECK_AGAIN:
-            return replace(state, status=JobStatus.PENDING, checks=state.checks + 1, context=dict(self.context))
+            return replace(state, status=JobStatus.PENDING, checks=state.checks + 1, context=dict(self.context or {}))
         return replace(state, status=JobStatus.FAILURE, result=self.value, exception=self.reason)
 
 
@@ -136,10 +136,11 @@ def _is_wait(value: Any) -> bool:
     """True for None (use the default) or a number of seconds from 0 to MAX_WAIT."""
     if value is None:
         return True
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 <= value <= MAX_WAIT
+    # typeshed's numbers.Real declares only __lt__ and __le__, so `0 <= value` does not check.
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 <= value <= MAX_WAIT  # type: ignore[operator]
 
 
-def _checked(workflow: Workflow, job_id: str, result: Any) -> JobResult:
+def _checked(workflow: Workflow, job_id: str, result: Any) -> Success | Failure | Retry | CheckLater:
     """``result`` as a JobResult Hymir can act on (None counts as Success(None)); else InvalidJobReturn."""
     job = workflow[job_id]
     who = describe(job)

@@ -6,7 +6,7 @@ import enum
 import time
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from hymir.errors import InvalidWorkflow
 from hymir.workflow import Workflow
@@ -33,7 +33,10 @@ class WorkflowStatus(str, enum.Enum):
 _FINISHED = {JobStatus.SUCCESS, JobStatus.FAILURE, WorkflowStatus.SUCCESS, WorkflowStatus.FAILURE}
 
 
-def _deserialize_state(cls, data: dict, status_type: type[enum.Enum]):
+_S = TypeVar("_S", bound="_State")
+
+
+def _deserialize_state(cls: type[_S], data: dict[str, Any], status_type: type[enum.Enum]) -> _S:
     if not isinstance(data, dict) or "status" not in data:
         raise InvalidWorkflow(f"a serialized {cls.__name__} is a dict with a 'status', not {data!r}")
     names = {f.name for f in fields(cls)}
@@ -66,6 +69,9 @@ class _State:
     """
 
     Status: ClassVar[type[enum.Enum]]
+    # Declared for type checkers: the subclasses are dataclasses with a status field.
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+    status: JobStatus | WorkflowStatus
 
     @property
     def is_finished(self) -> bool:
@@ -75,7 +81,7 @@ class _State:
         return {**asdict(self), "status": self.status.value}
 
     @classmethod
-    def deserialize(cls, data: dict[str, Any]):
+    def deserialize(cls: type[_S], data: dict[str, Any]) -> _S:
         return _deserialize_state(cls, data, cls.Status)
 
 

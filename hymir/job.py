@@ -6,8 +6,9 @@ import functools
 import importlib
 import sys
 import types
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
 from hymir import legacy
 from hymir.errors import InvalidWorkflow, JobNotImportable
@@ -56,9 +57,9 @@ class Retry(JobResult):
     :param max_retries: The maximum number of times to retry the job.
     """
 
-    wait_min: int = None
-    wait_max: int = None
-    max_retries: int = None
+    wait_min: int | None = None
+    wait_max: int | None = None
+    max_retries: int | None = None
 
     def delay_bounds(self) -> tuple[float, float]:
         """The ``(low, high)`` bounds of the delay, with defaults filled in for missing ones."""
@@ -79,11 +80,11 @@ class CheckLater(JobResult):
     :param context: A dictionary handed back to the job (``job_state.context``) at the next check.
     """
 
-    wait_for: int = None
-    context: dict[str, Any] = None
+    wait_for: int | None = None
+    context: dict[str, Any] | None = None
 
 
-def _input_entry(entry: Any, *, pair_types: tuple[type, ...] = (tuple,)) -> str | tuple[str, str]:
+def _input_entry(entry: Any, *, pair_types: tuple[type[Sequence[Any]], ...] = (tuple,)) -> str | tuple[str, str]:
     """Normalise one ``inputs`` entry: an output name, or an ``(output, parameter)`` pair.
 
     In code a pair is a tuple (a list is more likely a mistake); serialized data, coming from
@@ -109,17 +110,17 @@ class Job:
 
     name: str
     identity: int | str | None = None
-    args: tuple = field(default_factory=tuple)
-    kwargs: dict = field(default_factory=dict)
-    output: str = None
-    inputs: list[str] = None
-    meta: dict = None
+    args: tuple[Any, ...] = field(default_factory=tuple)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    output: str | None = None
+    inputs: list[str | tuple[str, str]] | None = None
+    meta: dict[str, Any] | None = None
 
-    def set(self, *args, **kwargs: Any) -> Job:
+    def set(self, *args: Any, **kwargs: Any) -> Job:
         """Set the arguments for the job."""
         return replace(self, args=args, kwargs=kwargs)
 
-    def with_inputs(self, *inputs: str) -> Job:
+    def with_inputs(self, *inputs: str | tuple[str, str]) -> Job:
         """Bind the inputs of this job to the outputs of other jobs.
 
         :param inputs: The names of the outputs to bind to the inputs; an ``(output, parameter)``
@@ -147,7 +148,7 @@ class Job:
         """The plain function this job calls, imported by its dotted name."""
         return resolve_function(self.name)
 
-    def serialize(self) -> dict:
+    def serialize(self) -> dict[str, Any]:
         """Serialize the job to a JSON-safe dictionary."""
         return {
             "name": self.name,
@@ -160,12 +161,12 @@ class Job:
         }
 
     @classmethod
-    def deserialize(cls, data: dict) -> Job:
+    def deserialize(cls, data: dict[str, Any]) -> Job:
         """Deserialize a job from a dictionary made by ``serialize`` (or by hymir 0.1.9, with its compact keys)."""
         if not isinstance(data, dict):
             raise InvalidWorkflow(f"a serialized job must be a dict, not {type(data).__name__}")
         data = legacy.job_fields(data)
-        unknown = set(data) - {f for f in cls.__dataclass_fields__}
+        unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise InvalidWorkflow(f"serialized job has unknown keys {sorted(map(repr, unknown))}")
         expected = {
@@ -179,11 +180,11 @@ class Job:
         }
         if "name" not in data:
             raise InvalidWorkflow("serialized job has no 'name'")
-        for key, types in expected.items():
-            if key in data and not isinstance(data[key], types) or isinstance(data.get(key), bool):
+        for key, allowed in expected.items():
+            if (key in data and not isinstance(data[key], allowed)) or isinstance(data.get(key), bool):
                 raise InvalidWorkflow(
                     f"serialized job {data.get('name')!r}: {key!r} must be one of "
-                    f"{', '.join(t.__name__ for t in types)}, not {type(data[key]).__name__}"
+                    f"{', '.join(t.__name__ for t in allowed)}, not {type(data[key]).__name__}"
                 )
         if not all(isinstance(k, str) for k in data.get("kwargs", {})):
             raise InvalidWorkflow(f"serialized job {data['name']!r}: keyword argument names must be strings")
@@ -211,7 +212,7 @@ def dotted_name(f: Callable[..., Any]) -> str:
     return f"{f.__module__}.{f.__qualname__}"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def resolve_function(name: str) -> Callable[..., Any]:
     """Import the function with this dotted name and unwrap ``@job`` decoration.
 
@@ -226,7 +227,7 @@ def resolve_function(name: str) -> Callable[..., Any]:
     for split in range(len(parts) - 1, 0, -1):
         module_name = ".".join(parts[:split])
         try:
-            target = importlib.import_module(module_name)
+            target: Any = importlib.import_module(module_name)
         except ModuleNotFoundError as error:
             if error.name and (module_name == error.name or module_name.startswith(error.name + ".")):
                 continue
@@ -238,10 +239,10 @@ def resolve_function(name: str) -> Callable[..., Any]:
                 target = getattr(target, attribute)
         except AttributeError:
             raise JobNotImportable(f"module {module_name!r} has no function {'.'.join(parts[split:])!r}") from None
-        target = target.function if isinstance(target, JobFunction) else target
-        if not callable(target):
+        function: Callable[..., Any] = target.function if isinstance(target, JobFunction) else target
+        if not callable(function):
             raise JobNotImportable(f"{name!r} is not callable")
-        return target
+        return function
     raise JobNotImportable(f"no module of {name!r} can be imported")
 
 
@@ -251,7 +252,13 @@ class JobFunction:
     The plain function stays reachable as ``.function`` (and ``__wrapped__``).
     """
 
-    def __init__(self, function: Callable[..., Any], inputs, output, meta):
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        inputs: Sequence[str | tuple[str, str]] | None,
+        output: str | None,
+        meta: dict[str, Any] | None,
+    ) -> None:
         functools.update_wrapper(self, function)
         self.function = function
         self.inputs = None if inputs is None else [_input_entry(entry) for entry in inputs]
@@ -272,7 +279,12 @@ class JobFunction:
         return f"<job {dotted_name(self.function)}>"
 
 
-def job(*, inputs: list[str] = None, output: str = None, meta: dict = None) -> Callable[[Callable], JobFunction]:
+def job(
+    *,
+    inputs: Sequence[str | tuple[str, str]] | None = None,
+    output: str | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Callable[[Callable[..., Any]], JobFunction]:
     """Convenience decorator to create a job from a function.
 
     The wrapped function should return a Success, Failure, CheckLater, or Retry object to
@@ -295,7 +307,13 @@ class _CallableModule(types.ModuleType):
     ``hymir.job.Success`` (the documented path) and ``from hymir import job`` both work.
     """
 
-    def __call__(self, *, inputs: list[str] = None, output: str = None, meta: dict = None):
+    def __call__(
+        self,
+        *,
+        inputs: Sequence[str | tuple[str, str]] | None = None,
+        output: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> Callable[[Callable[..., Any]], JobFunction]:
         return job(inputs=inputs, output=output, meta=meta)
 
 

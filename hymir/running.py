@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from hymir.job import CheckLater, Success
 from hymir.jsonsafe import json_copy
@@ -18,7 +19,7 @@ class JobCall:
 
     returned: Any
     inputs: dict[str, Any]
-    args: tuple = ()
+    args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -28,7 +29,7 @@ def call_job(
     values_of: Callable[[InputBinding], list[Any]],
     provided: Mapping[str, Any],
     *,
-    args: tuple | None = None,
+    args: tuple[Any, ...] | None = None,
     kwargs: Mapping[str, Any] | None = None,
 ) -> JobCall:
     """Call a job's function with its arguments and inputs, and return what it returned.

@@ -10,7 +10,7 @@ name), except the example jobs of ``hymir.examples``.
 from __future__ import annotations
 
 import os
-from typing import Iterable
+from collections.abc import Iterable
 
 from hymir.errors import InvalidWorkflow, JobNotImportable
 from hymir.job import dotted_name, resolve_function

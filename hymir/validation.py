@@ -9,8 +9,9 @@ import inspect
 import types
 import typing
 import warnings
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from hymir.errors import InvalidWorkflow, JobNotImportable
 from hymir.job import RESERVED_INPUTS, RETRY_LIMIT, Job, input_parameter, resolve_function
@@ -48,7 +49,7 @@ def describe(job: Job) -> str:
     return f"job {job.identity} ({job.name})"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _signature_of(function: Callable[..., Any]) -> _Signature:
     try:
         signature = inspect.signature(function, eval_str=True)
@@ -56,7 +57,8 @@ def _signature_of(function: Callable[..., Any]) -> _Signature:
         signature = inspect.signature(function)
     parameters = signature.parameters.values()
     return _Signature(
-        signature=signature,
+        # Messages show what the job is called with; the return annotation only adds noise there.
+        signature=signature.replace(return_annotation=inspect.Signature.empty),
         accepts_any_keyword=any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters),
         list_parameters=frozenset(p.name for p in parameters if _is_list_annotation(p.annotation)),
         bare_list_parameters=frozenset(p.name for p in parameters if _is_bare_list(p.annotation)),
@@ -90,7 +92,7 @@ def _is_list_annotation(annotation: Any) -> bool:
 def _is_bare_list(annotation: Any) -> bool:
     """True for a ``list`` annotation that names no item type: easy to mistake for a single value."""
     annotation = _without_none(annotation)
-    return annotation in ("list", "List", list, typing.List)
+    return annotation in ("list", "List", list, typing.List)  # noqa: UP006 (typing.List the value, not an annotation)
 
 
 def validate_retry_cap(value: Any) -> str | None:
@@ -170,6 +172,7 @@ def _check_job(
                 f"every value of {output!r} (here one, from job {producers[0]}), not the value itself; "
                 "annotate it as list[...] to say so, or with the value's type to receive the value",
                 UserWarning,
+                stacklevel=1,  # the message names the job; the frames above are Hymir's own
             )
         bindings.append(InputBinding(output, parameter, producers, many))
     problem = _binding_problem(function, len(job.args), (*job.kwargs, *(b.parameter for b in bindings)))
@@ -240,17 +243,17 @@ def validate_jobs(
     for identity in order:
         job = jobs[identity]
 
-        def producers_of(output: str, job: Job = job) -> tuple[str, ...] | None:
+        def producers_of(output: str, job: Job = job, identity: str = identity) -> tuple[str, ...] | None:
             producers = producers_by_output.get(output, ())
             for producer in producers:
-                if not ancestors[job.identity] >> position[producer] & 1:
+                if not ancestors[identity] >> position[producer] & 1:
                     raise InvalidWorkflow(
                         f"{describe(job)}: input {output!r}: its producer {describe(jobs[producer])} "
                         "does not run before it; put the producer earlier in a Chain"
                     )
             return tuple(producers)
 
-        bindings[identity] = _recorded(lambda: _check_job(job, producers_of, params))
+        bindings[identity] = _recorded(functools.partial(_check_job, job, producers_of, params))
     return bindings
 
 
@@ -260,7 +263,7 @@ def validate_callback(job: Job, jobs: Mapping[str, Job], params: Mapping[str, An
     def producers_of(output: str) -> tuple[str, ...]:
         return tuple(identity for identity, job in jobs.items() if job.output == output)
 
-    return _recorded(lambda: _check_job(job, producers_of, params))
+    return _recorded(functools.partial(_check_job, job, producers_of, params))
 
 
 _collected: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("hymir_collected_errors", default=None)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Mapping, Union
+from itertools import pairwise
+from typing import Any
 
 from hymir import legacy
 from hymir.errors import InvalidWorkflow
@@ -59,7 +61,7 @@ class Group(_Container):
 
 
 #: The nesting of a workflow: a job identity, or a ("chain" | "group", children) pair.
-Structure = Union[str, tuple[str, tuple["Structure", ...]]]
+Structure = str | tuple[str, tuple["Structure", ...]]
 
 
 @dataclass
@@ -79,7 +81,7 @@ class _GraphBuilder:
         structure = (member.kind, tuple(part[0] for part in parts))
         if isinstance(member, Group):
             return structure, [i for p in parts for i in p[1]], [i for p in parts for i in p[2]]
-        for (_, _, exits), (_, entries, _) in zip(parts, parts[1:]):
+        for (_, _, exits), (_, entries, _) in pairwise(parts):
             self.edges.extend((exit_, entry) for exit_ in exits for entry in entries)
         return structure, parts[0][1], parts[-1][2]
 
@@ -144,8 +146,8 @@ class Workflow:
             raise InvalidWorkflow(f"Workflow(max_retries={max_retries!r}): {problem}")
         if not isinstance(fail_fast, bool):
             raise InvalidWorkflow(f"Workflow(fail_fast={fail_fast!r}): fail_fast must be True or False")
-        self._max_retries = max_retries
-        self._fail_fast = fail_fast
+        self._max_retries: int = max_retries
+        self._fail_fast: bool = fail_fast
 
     def _build(
         self, jobs: dict[str, Job], edges: list[tuple[str, str]], structure: Structure | None, params: Any
@@ -285,7 +287,7 @@ class Workflow:
 
     def callback_ids(self) -> list[str]:
         """Identities of every callback job, in registration order."""
-        return [job.identity for jobs in self._callbacks.values() for job in jobs]
+        return [str(job.identity) for jobs in self._callbacks.values() for job in jobs]
 
     def _all_jobs(self) -> Iterable[Job]:
         yield from self._jobs.values()
@@ -327,7 +329,9 @@ class Workflow:
         return json.dumps(self.to_dict(), separators=(",", ":"))
 
     @classmethod
-    def deserialize(cls, data: str | bytes | dict, *, allowed_modules: Iterable[str] | None = None) -> Workflow:
+    def deserialize(
+        cls, data: str | bytes | dict[str, Any], *, allowed_modules: Iterable[str] | None = None
+    ) -> Workflow:
         """Restore a workflow from ``serialize`` output (or hymir 0.1.9's); malformed data raises ``InvalidWorkflow``.
 
         Job functions are imported only from ``allowed_modules`` (module prefixes; by default
@@ -362,7 +366,8 @@ class Workflow:
         for job in [*jobs, *(job for items in callback_jobs.values() for job in items)]:
             check_allowed(job.name, prefixes)
             check_function_allowed(job.name, prefixes)
-        by_identity = {job.identity: job for job in jobs}
+        # from_graph refuses identities that are not strings.
+        by_identity: dict[Any, Job] = {job.identity: job for job in jobs}
         if len(by_identity) != len(jobs):
             raise InvalidWorkflow("serialized workflow has jobs with the same identity")
         edges = [tuple(edge) if isinstance(edge, list) else edge for edge in edges]
@@ -391,7 +396,7 @@ def _a_cycle(predecessors: Mapping[str, list[str]], stuck: set[str]) -> list[str
     while True:
         upstream = next(u for u in predecessors[path[-1]] if u in stuck)
         if upstream in seen:
-            cycle = path[seen[upstream] :] + [upstream]
+            cycle = [*path[seen[upstream] :], upstream]
             return cycle[::-1]
         seen[upstream] = len(path)
         path.append(upstream)
@@ -405,8 +410,10 @@ def _structure_to_data(structure: Structure | None) -> Any:
 
 
 def _structure_from_data(data: Any, identities: set[str]) -> Structure | None:
-    if data is None:
-        return None
+    return None if data is None else _structure_node(data, identities)
+
+
+def _structure_node(data: Any, identities: set[str]) -> Structure:
     if isinstance(data, str):
         if data not in identities:
             raise InvalidWorkflow(f"serialized structure names unknown job {data!r}")
@@ -414,5 +421,5 @@ def _structure_from_data(data: Any, identities: set[str]) -> Structure | None:
     if isinstance(data, dict) and len(data) == 1:
         ((kind, children),) = data.items()
         if kind in (Chain.kind, Group.kind) and isinstance(children, list) and children:
-            return kind, tuple(_structure_from_data(child, identities) for child in children)
+            return kind, tuple(_structure_node(child, identities) for child in children)
     raise InvalidWorkflow(f"malformed serialized structure {data!r}")

@@ -7,7 +7,13 @@ for what it uses.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hymir_airflow.executor import AirflowExecutor
+    from hymir_airflow.factory import workflow_to_dag
+    from hymir_airflow.operator import HymirJobOperator
+    from hymir_airflow.parsing import dags_for
 
 _EXPORTS = {
     "workflow_to_dag": "hymir_airflow.factory",
@@ -16,7 +22,7 @@ _EXPORTS = {
     "AirflowExecutor": "hymir_airflow.executor",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = ["AirflowExecutor", "HymirJobOperator", "dags_for", "workflow_to_dag"]
 
 
 def __getattr__(name: str) -> Any:

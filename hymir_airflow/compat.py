@@ -14,13 +14,16 @@ import functools
 import json
 import logging
 import tempfile
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 import airflow
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+    from airflow.plugins_manager import AirflowPlugin as AirflowPlugin  # what hymir_airflow.plugin subclasses
 
 #: The Airflow releases the test suite runs on (the newest patch of every supported minor).
 TESTED_VERSIONS = ("3.0.6", "3.1.8", "3.2.2", "3.3.2")
@@ -43,25 +46,31 @@ HAS_RETRY_POLICY = AIRFLOW_MINOR >= (3, 3)
 HAS_EXTERNAL_VIEWS = AIRFLOW_MINOR >= (3, 1)
 
 
+# The type checker runs on the newest supported Airflow: the imports for older minors carry a
+# ``type: ignore``, since that Airflow lacks them or types them differently.
 if AIRFLOW_MINOR >= (3, 2):
     from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowTaskTimeout
 else:
-    from airflow.exceptions import AirflowException, AirflowFailException, AirflowTaskTimeout
+    from airflow.exceptions import (  # type: ignore[attr-defined,no-redef]
+        AirflowException,
+        AirflowFailException,
+        AirflowTaskTimeout,
+    )
 
 if AIRFLOW_MINOR >= (3, 1):
     from airflow.sdk._shared.secrets_masker import redact as _airflow_redact
 else:
-    from airflow.sdk.execution_time.secrets_masker import redact as _airflow_redact
+    from airflow.sdk.execution_time.secrets_masker import redact as _airflow_redact  # type: ignore[no-redef]
 
 __all__ = [
     "AIRFLOW_MINOR",
-    "AirflowException",
-    "AirflowFailException",
-    "AirflowTaskTimeout",
     "HAS_EXTERNAL_VIEWS",
     "HAS_RETRY_POLICY",
     "HAS_TASK_STATE_STORE",
     "TESTED_VERSIONS",
+    "AirflowException",
+    "AirflowFailException",
+    "AirflowTaskTimeout",
 ]
 
 _log = logging.getLogger(__name__)
@@ -85,7 +94,7 @@ def config() -> Any:
     if AIRFLOW_MINOR >= (3, 2):
         from airflow.sdk import conf
     else:
-        from airflow.configuration import conf
+        from airflow.configuration import conf  # type: ignore[assignment]
     return conf
 
 
@@ -94,7 +103,7 @@ def weight_rules() -> list[str]:
     if AIRFLOW_MINOR >= (3, 1):
         from airflow.sdk import WeightRule
     else:
-        from airflow.utils.weight_rule import WeightRule
+        from airflow.utils.weight_rule import WeightRule  # type: ignore[import-not-found,no-redef]
     return [rule.value for rule in WeightRule]
 
 
@@ -145,6 +154,8 @@ class ChosenRescheduleInterval:
     """
 
     next_check: float
+    #: The sensor's timeout (seconds), from BaseSensorOperator.
+    timeout: float
     #: False for a wait that is no check (a Retry's delay before 3.3): ``timeout`` does not bound it.
     next_check_bounded: bool = True
 
@@ -160,7 +171,7 @@ class ChosenRescheduleInterval:
         finally:
             object.__delattr__(ti, "get_first_reschedule_date")
 
-    def _get_next_poke_interval(self, started_at: Any, run_duration: Any, poke_count: int) -> float:
+    def _get_next_poke_interval(self, started_at: Any, run_duration: Callable[[], float], poke_count: int) -> float:
         if not self.next_check_bounded:
             return self.next_check
         return max(0.0, min(self.next_check, self.timeout - run_duration()))
@@ -206,7 +217,7 @@ if HAS_RETRY_POLICY:
         hands to a policy.
         """
 
-        def evaluate(self, exception: BaseException, try_number: int, max_tries: int, context=None) -> Any:
+        def evaluate(self, exception: BaseException, try_number: int, max_tries: int, context: Any = None) -> Any:
             if isinstance(exception, RetryAfter):
                 return RetryDecision.retry(delay=timedelta(seconds=exception.delay), reason=str(exception))
             return RetryDecision.default()
@@ -263,6 +274,7 @@ class RecordStore:
     def __init__(self, context: Any, key: str, holder_task_id: str | None):
         self._context = context
         self._key = key
+        # None only on 3.3+: before, the operator always names the holder.
         self._holder = holder_task_id
 
     def get(self) -> Any:
@@ -272,7 +284,10 @@ class RecordStore:
 
         ti = self._context["ti"]
         return BaseXCom.get_one(
-            key=record_key(ti.task_id, self._key), dag_id=ti.dag_id, task_id=self._holder, run_id=ti.run_id
+            key=record_key(ti.task_id, self._key),
+            dag_id=ti.dag_id,
+            task_id=self._holder,  # type: ignore[arg-type]
+            run_id=ti.run_id,
         )
 
     def set(self, stored: Any) -> None:
@@ -286,7 +301,7 @@ class RecordStore:
             key=record_key(ti.task_id, self._key),
             value=stored,
             dag_id=ti.dag_id,
-            task_id=self._holder,
+            task_id=self._holder,  # type: ignore[arg-type]
             run_id=ti.run_id,
         )
 
@@ -353,7 +368,7 @@ def dag_bag(dag_folder: str, **kwargs: Any) -> Any:
     if AIRFLOW_MINOR >= (3, 2):
         from airflow.dag_processing.dagbag import DagBag
     else:
-        from airflow.models.dagbag import DagBag
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
     return DagBag(dag_folder=dag_folder, **kwargs)
 
 
@@ -379,7 +394,7 @@ def register_dag(dag: Any) -> None:
 
         sync_bag_to_db(bag, "dags-folder", None)
     elif AIRFLOW_MINOR >= (3, 1):
-        from airflow.models.dagbag import sync_bag_to_db
+        from airflow.models.dagbag import sync_bag_to_db  # type: ignore[no-redef]
 
         sync_bag_to_db(bag, "dags-folder", None)
     else:
@@ -390,14 +405,16 @@ def dag_serializer() -> Any:
     """The class that turns DAGs into what Airflow stores and back (``serialize_dag``, ``to_dict``, ...)."""
     from airflow.serialization import serialized_objects
 
-    return getattr(serialized_objects, "DagSerialization", None) or serialized_objects.SerializedDAG
+    # Airflow 3.3 keeps SerializedDAG there without exporting it.
+    return getattr(serialized_objects, "DagSerialization", None) or serialized_objects.SerializedDAG  # type: ignore[attr-defined]
 
 
 def ensure_database() -> None:
     """Create Airflow's tables in the configured metadata database if they are not there yet."""
+    from sqlalchemy import inspect
+
     from airflow import settings
     from airflow.utils.db import initdb
-    from sqlalchemy import inspect
 
     if not inspect(settings.engine).has_table("dag_run"):
         initdb()
@@ -412,16 +429,18 @@ def metadata_session() -> Any:
 
 def dag_run_state(session: Session, dag_id: str, run_id: str) -> Any:
     """The state of one DAG run (None when there is no such run)."""
-    from airflow.models.dagrun import DagRun
     from sqlalchemy import select
+
+    from airflow.models.dagrun import DagRun
 
     return session.scalar(select(DagRun.state).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
 
 
 def task_instance_rows(session: Session, dag_id: str, run_id: str) -> list[tuple[str, Any, int]]:
     """``(task_id, state, try_number)`` of every task instance of one DAG run."""
-    from airflow.models.taskinstance import TaskInstance as TI
     from sqlalchemy import select
+
+    from airflow.models.taskinstance import TaskInstance as TI
 
     query = select(TI.task_id, TI.state, TI.try_number).where(TI.dag_id == dag_id, TI.run_id == run_id)
     return [(task_id, state, try_number or 0) for task_id, state, try_number in session.execute(query)]
@@ -429,10 +448,11 @@ def task_instance_rows(session: Session, dag_id: str, run_id: str) -> list[tuple
 
 def return_values(session: Session, dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, Any]:
     """The ``return_value`` XComs of ``task_ids`` in one run, as their tasks pushed them."""
+    from sqlalchemy import select
+
     from airflow.models.xcom import XComModel
     from airflow.sdk.bases.xcom import BaseXCom
     from airflow.sdk.execution_time.xcom import resolve_xcom_backend
-    from sqlalchemy import select
 
     query = select(XComModel).where(
         XComModel.dag_id == dag_id,
@@ -453,8 +473,9 @@ def return_values(session: Session, dag_id: str, run_id: str, task_ids: list[str
 
 def delete_dag_run(session: Session, dag_id: str, run_id: str) -> None:
     """Delete one DAG run; its task instances, XComs and records go with it."""
-    from airflow.models.dagrun import DagRun
     from sqlalchemy import delete
+
+    from airflow.models.dagrun import DagRun
 
     session.execute(delete(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
 
@@ -464,7 +485,7 @@ def delete_dag_run(session: Session, dag_id: str, run_id: str) -> None:
 # metadata database; each is pinned by tests/test_compat_view_contract.py.
 
 
-def airflow_plugin_class() -> type:
+def airflow_plugin_class() -> type[AirflowPlugin]:
     """Airflow's base class of plugins, which the Hymir plugin subclasses."""
     from airflow.plugins_manager import AirflowPlugin
 
@@ -664,7 +685,7 @@ def task_instance_totals(session: Session, dag_id: str, run_id: str) -> list[tup
         .group_by(TaskInstance.state)
         .order_by(TaskInstance.state)
     )
-    return [tuple(row) for row in session.execute(query)]
+    return [(state, count, tries) for state, count, tries in session.execute(query)]
 
 
 def return_value_totals(session: Session, dag_id: str, run_id: str) -> tuple[int, Any]:
@@ -676,7 +697,8 @@ def return_value_totals(session: Session, dag_id: str, run_id: str) -> tuple[int
     query = select(func.count(), func.max(XComModel.timestamp)).where(
         XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == "return_value"
     )
-    return tuple(session.execute(query).one())
+    count, latest = session.execute(query).one()
+    return count, latest
 
 
 def records_version(session: Session, dag_id: str, run_id: str, key: str) -> tuple[int, Any]:
@@ -701,7 +723,8 @@ def records_version(session: Session, dag_id: str, run_id: str, key: str) -> tup
             XComModel.run_id == run_id,
             XComModel.key.startswith(record_key("", key), autoescape=True),
         )
-    return tuple(session.execute(query).one())
+    count, latest = session.execute(query).one()
+    return count, latest
 
 
 def store_xcom(session: Session, dag_id: str, run_id: str, task_id: str, key: str, value: Any) -> None:

@@ -120,7 +120,7 @@ class AirflowExecutor(Executor):
         values = self._backend.return_values(dag_id, workflow_id, succeeded) if succeeded else {}
         states = {
             job_id: _job_state(rows.get(name), JobRecord.from_stored(records.get(name)), decode(values.get(name)))
-            for job_id, name in zip(wanted, names)
+            for job_id, name in zip(wanted, names, strict=True)
         }
         failed = [state for state in states.values() if state.status is JobStatus.FAILURE]
         stopped = workflow.fail_fast and any(state.exception is not None for state in failed)
@@ -131,11 +131,11 @@ class AirflowExecutor(Executor):
 
     def outputs(self, workflow_id: str) -> dict[str, list[Any]]:
         workflow = self.workflow(workflow_id)
-        producers = [job_id for job_id, job in workflow.jobs.items() if job.output is not None]
+        outputs = {job_id: job.output for job_id, job in workflow.jobs.items() if job.output is not None}
         result: dict[str, list[Any]] = {}
-        for job_id, state in self.job_states(workflow_id, producers).items():
+        for job_id, state in self.job_states(workflow_id, list(outputs)).items():
             if state.status is JobStatus.SUCCESS:
-                result.setdefault(workflow[job_id].output, []).append(state.result)
+                result.setdefault(outputs[job_id], []).append(state.result)
         return result
 
     def clear(self, workflow_id: str) -> None:

@@ -14,6 +14,7 @@ from airflow.sdk import DAG, BaseOperator, Param, TaskGroup, get_parsing_context
 
 from hymir.errors import InvalidWorkflow
 from hymir.job import DEFAULT_CHECK_INTERVAL, RETRY_LIMIT, resolve_function
+from hymir.labels import call_label
 from hymir.workflow import Structure, Workflow
 from hymir_airflow.compat import (
     DEFAULT_RETRY_DELAY,
@@ -23,9 +24,8 @@ from hymir_airflow.compat import (
     link_tasks,
     records_holder,
 )
-from hymir_airflow.meta import operator_overrides
 from hymir_airflow.fail_fast import FAIL_FAST_TASK_ID, FailFastGate
-from hymir.labels import call_label
+from hymir_airflow.meta import operator_overrides
 from hymir_airflow.naming import free_task_id, task_ids_for
 from hymir_airflow.operator import HymirJobOperator
 
@@ -181,7 +181,7 @@ def _build_whole(
     if "records_task_id" in operator_defaults:
         _records_holder_before(operator_defaults["records_task_id"], tasks, dependencies)
     leaves = _leaves(workflow, dependencies)
-    teardowns = [tasks[callback_id] for callback_id in workflow.callback_ids()]
+    teardowns: list[BaseOperator] = [tasks[callback_id] for callback_id in workflow.callback_ids()]
     if gate_id is not None:
         teardowns.append(_fail_fast_gate(workflow, task_ids, gate_id))
     for teardown in teardowns:
@@ -254,7 +254,8 @@ def _fail_fast_gate(workflow: Workflow, task_ids: dict[str, str], gate_id: str) 
         job_task_ids=[task_ids[job_id] for job_id in workflow.jobs],
         doc_md=FailFastGate.__doc__,
     )
-    return gate.as_teardown(on_failure_fail_dagrun=True)
+    teardown: BaseOperator = gate.as_teardown(on_failure_fail_dagrun=True)
+    return teardown
 
 
 def _dag_params(workflow: Workflow, overrides: dict[str, Any]) -> dict[str, Param]:
@@ -298,7 +299,7 @@ def _task_groups(structure: Structure | None, task_ids: dict[str, str]) -> dict[
         taken.add(group_id)
         names = [task_ids[child] if isinstance(child, str) else f"({child[0]})" for child in children]
         separator = " → " if kind == "chain" else " ‖ "
-        parent_argument = {} if parent is None else {"parent_group": parent}
+        parent_argument: dict[str, Any] = {} if parent is None else {"parent_group": parent}
         group = TaskGroup(
             group_id=group_id,
             prefix_group_id=False,
@@ -313,7 +314,7 @@ def _task_groups(structure: Structure | None, task_ids: dict[str, str]) -> dict[
     return groups
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _code_fingerprint(name: str) -> str:
     """A short hash of the source of the module that defines the job function.
 
@@ -328,7 +329,7 @@ def _code_fingerprint(name: str) -> str:
     return hashlib.sha256(source).hexdigest()[:16]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _function_doc(name: str) -> str | None:
     """The job function's docstring, shown as the task's docs in the UI.
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from hymir_airflow.compat import AirflowFailException
 
+from hymir_airflow.compat import AirflowFailException
 from hymir_airflow.state import plain_state
 
 if TYPE_CHECKING:

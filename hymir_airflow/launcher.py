@@ -8,6 +8,7 @@ file, so stopping the deployment stops every process it started, workers include
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import secrets
@@ -16,9 +17,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import httpx
 
@@ -58,7 +59,7 @@ class LocalDeployment:
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     python_path: list[Path] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
-    processes: dict[str, subprocess.Popen] = field(default_factory=dict, init=False)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, init=False)
 
     @property
     def api_url(self) -> str:
@@ -202,15 +203,16 @@ class LocalDeployment:
         """
         log = self.log_folder / f"{name}.log"
         report(f"starting {name} (log: {log})")
-        output = open(log, "ab")
-        self.processes[name] = subprocess.Popen(
-            command,
-            env={**self.env(), "HYMIR_COMPONENT": name},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=self.home,
-        )
+        # The child writes to its own copy of the descriptor, so this one can close once it started.
+        with open(log, "ab") as output:
+            self.processes[name] = subprocess.Popen(
+                command,
+                env={**self.env(), "HYMIR_COMPONENT": name},
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=self.home,
+            )
         output.close()
 
     def _wait_until_healthy(self, timeout: float, report: Callable[[str], None]) -> None:
@@ -260,7 +262,7 @@ class LocalDeployment:
         self.start()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
 
@@ -334,10 +336,8 @@ def write_private(path: Path, text: str) -> None:
 
 
 def _signal_group(group: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(group, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _port_taken(port: int) -> bool:
@@ -349,7 +349,7 @@ def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        return int(probe.getsockname()[1])
 
 
 def _tail(path: Path, lines: int = 15) -> str:

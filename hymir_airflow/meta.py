@@ -37,7 +37,7 @@ def _integer(value: Any) -> int:
 
 def _weight_rule(value: Any) -> str:
     rules = weight_rules()
-    if value in rules:
+    if isinstance(value, str) and value in rules:
         return value
     raise ValueError(f"must be one of {', '.join(rules)}")
 

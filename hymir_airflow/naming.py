@@ -9,7 +9,6 @@ import unicodedata
 from hymir.labels import function_name
 from hymir.workflow import Workflow
 
-
 _SAFE = re.compile(r"[A-Za-z0-9_]+")
 
 

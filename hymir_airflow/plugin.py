@@ -10,7 +10,8 @@ import: the view itself is built on its first request, in the api-server only.
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
 
 from hymir_airflow.compat import HAS_EXTERNAL_VIEWS, airflow_plugin_class
 
@@ -21,7 +22,10 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-AirflowPlugin = airflow_plugin_class()
+if TYPE_CHECKING:
+    from hymir_airflow.compat import AirflowPlugin
+else:
+    AirflowPlugin = airflow_plugin_class()
 
 #: The "Hymir" entry of the Airflow UI's navigation bar, which shows the view inside the UI.
 NAV_ENTRY = {
@@ -52,5 +56,5 @@ class HymirPlugin(AirflowPlugin):
     """Shows Hymir workflows in the Airflow UI: their runs, and every job's state, tries, context and outputs."""
 
     name = "hymir"
-    fastapi_apps = [{"app": HymirView(), "url_prefix": URL_PREFIX, "name": "Hymir"}]
+    fastapi_apps = [{"app": HymirView(), "url_prefix": URL_PREFIX, "name": "Hymir"}]  # noqa: RUF012 (AirflowPlugin declares a list)
     external_views = [NAV_ENTRY] if HAS_EXTERNAL_VIEWS else []

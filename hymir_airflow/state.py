@@ -11,12 +11,12 @@ from hymir_airflow.values import decode, encode
 #: The key under which a Hymir task keeps its record (in ``context["task_state_store"]`` on 3.3+).
 STORE_KEY = "hymir"
 
-_JOB_STATUS = {
+_JOB_STATUS: dict[str | None, JobStatus] = {
     "success": JobStatus.SUCCESS,
     "failed": JobStatus.FAILURE,
     "running": JobStatus.STARTING,
 }
-_WORKFLOW_STATUS = {
+_WORKFLOW_STATUS: dict[str | None, WorkflowStatus] = {
     "queued": WorkflowStatus.PENDING,
     "running": WorkflowStatus.RUNNING,
     "success": WorkflowStatus.SUCCESS,

@@ -10,10 +10,11 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import click
 
@@ -70,7 +71,7 @@ def validate(spec: str) -> None:
     """Check a workflow; list every validation error and exit 1 if it has any."""
     with _naming_a_workflow():
         target, errors = find_problems(spec)
-    if errors:
+    if errors or target is None:
         click.echo(f"{spec} is not a valid workflow ({_plural(len(errors), 'error')}):")
         for error in errors:
             click.echo(f"  - {error}")
@@ -152,7 +153,7 @@ def run(spec: str, max_workers: int, verbose: bool, params: dict[str, Any]) -> N
 def _wait_showing_progress(executor: LocalExecutor, run_id: str, *, label: str) -> WorkflowState:
     """Wait for the run (callbacks included), drawing finished/total jobs as a progress bar on stderr."""
     _, total = executor.progress(run_id)
-    with click.progressbar(length=total, label=label, show_pos=True, file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(length=total, label=label, show_pos=True, file=sys.stderr) as bar:
         while True:
             try:
                 state = executor.wait(run_id, timeout=POLL_INTERVAL)

@@ -10,8 +10,8 @@ ON_FINISHED callbacks hang off every leaf job with dashed edges, as they run aft
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from hymir.labels import call_label
 from hymir.workflow import Structure, Workflow
@@ -80,12 +80,13 @@ def render(workflow: Workflow, fmt: str) -> str:
     if structure is None or isinstance(structure, str):
         body = [syntax.node.format(id=ids[job_id], label=_label(workflow, job_id, syntax)) for job_id in workflow.jobs]
     else:
-        counters = {"chain": itertools.count(1), "group": itertools.count(1)}
+        counters: dict[str, Iterator[int]] = {"chain": itertools.count(1), "group": itertools.count(1)}
         body = [line for child in structure[1] for line in _members(workflow, child, ids, syntax, counters)]
     for event, callbacks in workflow.callbacks.items():
         for callback in callbacks:
-            label = _label(workflow, callback.identity, syntax, event.value)
-            body.append(syntax.callback_node.format(id=ids[callback.identity], label=label))
+            callback_id = str(callback.identity)
+            label = _label(workflow, callback_id, syntax, event.value)
+            body.append(syntax.callback_node.format(id=ids[callback_id], label=label))
     for job_id, predecessors in workflow.dependencies:
         body += [syntax.edge.format(upstream=ids[up], downstream=ids[job_id]) for up in predecessors]
     leaves = _leaves(workflow)

@@ -6,7 +6,7 @@
 HYMIR_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 AIRFLOW_VERSION="${AIRFLOW_VERSION:-3.3.2}"
 VENV="${HYMIR_VENV:-$HYMIR_ROOT/.venv}"
-HYMIR_EXTRAS="${HYMIR_EXTRAS:-airflow,cli,test,deploy}"
+HYMIR_EXTRAS="${HYMIR_EXTRAS:-airflow,cli,test,deploy,lint}"
 PYTHON="${PYTHON:-python3}"
 
 ensure_venv() {

@@ -38,7 +38,9 @@ def workflow_of(dag_id: str, dags_folder: Path) -> Workflow:
     try:
         return built_workflow(dag_id)
     except KeyError:
-        raise DeploymentError(f"the DAG {dag_id!r} in {dags_folder} is not a Hymir DAG (made by workflow_to_dag)")
+        raise DeploymentError(
+            f"the DAG {dag_id!r} in {dags_folder} is not a Hymir DAG (made by workflow_to_dag)"
+        ) from None
 
 
 def print_outcome(executor: AirflowExecutor, run_id: str) -> None:

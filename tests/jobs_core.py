@@ -8,12 +8,10 @@ as an argument, so tests never see each other's state.
 
 from __future__ import annotations
 
-from typing import Any
-
 import os
 import threading
 from collections import defaultdict
-from typing import List
+from typing import Any
 
 from hymir import CheckLater, Failure, Retry, Success, job
 from tests.scenario_jobs import explode, return_garbage, return_unstorable  # noqa: F401  shared with the engine tests
@@ -69,7 +67,7 @@ def count(words: list[str]):
 
 
 @job(inputs=["words"], output="count")
-def count_typing_list(words: List[str]):
+def count_typing_list(words: list[str]):
     """Receive every value of 'words' through a typing.List annotation."""
     return Success(len(words))
 

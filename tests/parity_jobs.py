@@ -9,7 +9,7 @@ result (never as an argument).
 
 import os
 import time
-from typing import Any, Optional
+from typing import Any
 
 from hymir import CheckLater, Failure, Retry, Success, job
 from tests.scenario_jobs import count_call
@@ -165,7 +165,7 @@ def number(n: int):
 
 
 @job(inputs=["number"], output="numbers")
-def optional_list(number: Optional[list[int]]):
+def optional_list(number: list[int] | None):
     """Receive every value of 'number' through an Optional[list[int]] parameter."""
     return Success(number)
 

@@ -6,9 +6,8 @@ right whichever process or thread ran them.
 
 from __future__ import annotations
 
-from typing import Any
-
 import os
+from typing import Any
 
 from hymir import CheckLater, Failure, Retry, Success, job
 

@@ -19,22 +19,22 @@ import pytest
 
 pytest.importorskip("airflow")
 
-from airflow.models.taskinstance import TaskInstance  # noqa: E402
-from airflow.models.taskinstancehistory import TaskInstanceHistory  # noqa: E402
-from airflow.models.taskreschedule import TaskReschedule  # noqa: E402
-from airflow.sdk import TaskGroup  # noqa: E402
-from airflow.utils.session import create_session  # noqa: E402
-from sqlalchemy import select  # noqa: E402
-from sqlalchemy.exc import OperationalError  # noqa: E402
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
-from hymir import Chain, Group, InvalidWorkflow, JobStatus, Workflow, WorkflowStatus  # noqa: E402
-from hymir.examples.cleanup import cleanup_workflow  # noqa: E402
-from hymir.job import RETRY_LIMIT  # noqa: E402
-from hymir_airflow import AirflowExecutor, HymirJobOperator, workflow_to_dag  # noqa: E402
-from hymir_airflow import compat  # noqa: E402
-from hymir_airflow.compat import dag_bag, dag_serializer  # noqa: E402
-from tests import adapter_jobs  # noqa: E402
-from tests import scenario_jobs as jobs  # noqa: E402
+from airflow.models.taskinstance import TaskInstance
+from airflow.models.taskinstancehistory import TaskInstanceHistory
+from airflow.models.taskreschedule import TaskReschedule
+from airflow.sdk import TaskGroup
+from airflow.utils.session import create_session
+
+from hymir import Chain, Group, InvalidWorkflow, JobStatus, Workflow, WorkflowStatus
+from hymir.examples.cleanup import cleanup_workflow
+from hymir.job import RETRY_LIMIT
+from hymir_airflow import AirflowExecutor, HymirJobOperator, compat, workflow_to_dag
+from hymir_airflow.compat import dag_bag, dag_serializer
+from tests import adapter_jobs
+from tests import scenario_jobs as jobs
 
 pytestmark = pytest.mark.airflow
 
@@ -335,7 +335,7 @@ def test_sensor_settings_in_default_args_reach_every_task():
 
 
 @pytest.mark.parametrize(
-    ("default_args", "expected"),
+    "default_args, expected",
     [
         (None, {"produce": 3, "tally": 5}),
         ({"retries": 1}, {"produce": 1, "tally": 5}),
@@ -353,7 +353,7 @@ def test_default_retries_come_from_default_args_or_hymir(default_args, expected)
 
 
 @pytest.mark.parametrize(
-    ("meta", "names"),
+    "meta, names",
     [
         pytest.param({"queus": "gpu"}, ["unknown key 'queus'", "queue"], id="unknown-key"),
         pytest.param({"retries": -1}, ["['retries']", "-1"], id="negative-retries"),
@@ -376,7 +376,7 @@ def test_default_retries_come_from_default_args_or_hymir(default_args, expected)
 def test_bad_meta_is_refused_naming_the_job_and_key(meta, names):
     workflow = Workflow(Chain(jobs.produce(1), jobs.tally("x").with_meta(airflow=meta)))
 
-    with pytest.raises(InvalidWorkflow) as raised:
+    with pytest.raises(InvalidWorkflow) as raised:  # noqa: PT012 (either statement may refuse the meta)
         dag = workflow_to_dag(workflow, dag_id="bad_meta")
         # Some bad values only surface when Airflow serializes the DAG (as the dag-processor does).
         dag_serializer().serialize_dag(dag)
@@ -608,14 +608,15 @@ def test_check_later_reschedules_without_a_new_try_and_keeps_its_context(airflow
     announced = list(
         dict.fromkeys(
             re.findall(
-                r"job 1 \(tests\.scenario_jobs\.count_checks\): target=3 -> CheckLater\(wait_for=1, context=\{'counter': (\d)\}\); "
+                r"job 1 \(tests\.scenario_jobs\.count_checks\): target=3 -> "
+                r"CheckLater\(wait_for=1, context=\{'counter': (\d)\}\); "
                 r"next check at ([0-9T:+-]+)",
                 log,
             )
         )
     )
     assert [counter for counter, _ in announced] == ["1", "2"]
-    for (_, when), row in zip(announced, rows):
+    for (_, when), row in zip(announced, rows, strict=True):
         assert abs((datetime.fromisoformat(when) - row.reschedule_date).total_seconds()) < 1.5
 
 
@@ -714,14 +715,15 @@ def test_retry_on_exception_meta_gives_airflow_retries(tmp_path):
 def test_a_waiting_job_failed_by_the_scheduler_resumes_with_its_context_after_a_short_delay(airflow_executor):
     """The effect of apache/airflow#71172: the scheduler puts a waiting (rescheduled) task up for retry.
 
-    While the job waits, a thread does to its task what the scheduler does in the race. The job's next try resumes with its stored context and checks; it asked for
-    no retry, so job_state.retries stays 0, while Airflow's try number grows. Such retries wait the
-    task's retry_delay: 10 s by default for Hymir tasks (Airflow's own default is 300 s); 1 s here.
+    While the job waits, a thread does to its task what the scheduler does in the race. The job's
+    next try resumes with its stored context and checks; it asked for no retry, so
+    job_state.retries stays 0, while Airflow's try number grows. Such retries wait the task's
+    retry_delay: 10 s by default for Hymir tasks (Airflow's own default is 300 s); 1 s here.
     """
     from airflow.utils.state import TaskInstanceState
 
-    from hymir_airflow.executor import default_dag_id
     from hymir_airflow.backends.database import ensure_database
+    from hymir_airflow.executor import default_dag_id
 
     ensure_database()
     workflow = Workflow(Chain(adapter_jobs.wait_once_keeping_a_note().with_meta(airflow={"retry_delay": 1})))

@@ -143,7 +143,7 @@ def deserialize_only_invalid_workflow(data) -> Workflow | None:
     try:
         workflow = Workflow.deserialize(data, allowed_modules=["tests"])
     except InvalidWorkflow as error:
-        assert str(error), "InvalidWorkflow without a message"
+        assert str(error), "InvalidWorkflow without a message"  # noqa: PT017 (success is as welcome as this error)
         return None
     # What deserializes must be a workflow of allowed jobs that survives another round trip.
     assert all(job.name.startswith("tests.") for job in workflow.jobs.values())
@@ -175,7 +175,7 @@ def test_arbitrary_job_data_raises_only_invalid_workflow(data):
     try:
         job = Job.deserialize(data)
     except InvalidWorkflow as error:
-        assert str(error)
+        assert str(error)  # noqa: PT017 (success is as welcome as this error)
         return
     assert isinstance(job.name, str)
     assert Job.deserialize(job.serialize()) == job
@@ -218,7 +218,7 @@ def build(tree, token: str):
             return jobs.step(token, label)
         kind, children = node
         node_id = next(node_ids)
-        members = [make(child, path + [(node_id, kind, index)]) for index, child in enumerate(children)]
+        members = [make(child, [*path, (node_id, kind, index)]) for index, child in enumerate(children)]
         return (Chain if kind == "chain" else Group)(*members)
 
     return Workflow(make(tree, [])), paths
@@ -229,7 +229,7 @@ def precedence(paths: dict[int, list]) -> set[tuple[int, int]]:
     must = set()
     for a, path_a in paths.items():
         for b, path_b in paths.items():
-            for (node_a, kind, index_a), (node_b, _, index_b) in zip(path_a, path_b):
+            for (node_a, kind, index_a), (node_b, _, index_b) in zip(path_a, path_b, strict=False):
                 if node_a != node_b:
                     break
                 if index_a != index_b:
@@ -262,7 +262,7 @@ def check_order(workflow: Workflow, token: str, must: set[tuple[int, int]]) -> N
     for event, label, sequence in jobs.events(token):
         (starts if event == "start" else finishes).setdefault(label, []).append(sequence)
     labels = set(label_of(workflow).values())
-    assert {label: len(seq) for label, seq in starts.items()} == {label: 1 for label in labels}
+    assert {label: len(seq) for label, seq in starts.items()} == dict.fromkeys(labels, 1)
     assert set(finishes) == labels
     for a, b in must:
         assert starts[b][0] > finishes[a][0], f"job labelled {b} started before {a} finished"

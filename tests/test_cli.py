@@ -299,7 +299,7 @@ def test_run_overrides_params_given_as_json_or_text():
 
 
 @pytest.mark.parametrize(
-    ("argument", "message"),
+    "argument, message",
     [("nmae=Ada", "unknown params ['nmae']"), ("name", "'name' is not NAME=VALUE")],
     ids=["unknown", "no-equals"],
 )

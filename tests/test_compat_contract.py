@@ -25,7 +25,10 @@ class _Plain(BaseOperator):
 
 
 def test_reschedule_sensors_ask_the_private_next_poke_interval_hook():
-    """ChosenRescheduleInterval answers BaseSensorOperator._get_next_poke_interval(started_at, run_duration, poke_count)."""
+    """ChosenRescheduleInterval answers BaseSensorOperator._get_next_poke_interval.
+
+    Its parameters: (started_at, run_duration, poke_count).
+    """
     hook = getattr(BaseSensorOperator, "_get_next_poke_interval", None)
     assert hook is not None, "BaseSensorOperator no longer has _get_next_poke_interval"
     assert list(inspect.signature(hook).parameters) == ["self", "started_at", "run_duration", "poke_count"]
@@ -43,7 +46,7 @@ def test_template_rendering_goes_through_render_template_fields():
 
 def test_the_edge_shortcut_records_what_rshift_records():
     """link_tasks leaves the same neighbour sets as ``>>``."""
-    with DAG("contract_edges", schedule=None) as by_rshift:
+    with DAG("contract_edges", schedule=None):
         a, b = _Plain(task_id="a"), _Plain(task_id="b")
         a >> b
     with DAG("contract_edges_linked", schedule=None):
@@ -184,7 +187,10 @@ def test_dags_register_and_serialize_through_this_version():
 
 
 def test_the_sensor_times_its_reschedules_from_the_first_reschedule_date():
-    """BaseSensorOperator.execute reads ti.get_first_reschedule_date, which compat parses on 3.0 (apache/airflow#58777)."""
+    """BaseSensorOperator.execute reads ti.get_first_reschedule_date, which compat parses on 3.0.
+
+    See apache/airflow#58777.
+    """
     assert "get_first_reschedule_date" in inspect.getsource(BaseSensorOperator.execute)
     parsed = compat._as_datetime("2026-12-01T10:00:00.5Z")
     assert parsed.tzinfo is not None and parsed.microsecond == 500000

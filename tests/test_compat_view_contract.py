@@ -270,8 +270,9 @@ def test_find_dag_run_and_dag_of_run_give_the_run_and_its_serialized_dag(session
 
 def test_task_instance_totals_count_the_runs_task_instances_by_state(session, dag_run):
     """task_instance_totals: (state, count, sum of try numbers) of TaskInstance rows per state."""
-    from airflow.models.taskinstance import TaskInstance
     from sqlalchemy import func, select
+
+    from airflow.models.taskinstance import TaskInstance
 
     count = session.scalar(select(func.count()).where(TaskInstance.dag_id == DAG_ID, TaskInstance.run_id == dag_run))
     totals = compat.task_instance_totals(session, DAG_ID, dag_run)

@@ -17,11 +17,10 @@ pytestmark = [pytest.mark.airflow, pytest.mark.deployment]
 
 def test_api_errors_are_clear(embedded):
     from hymir.examples.flaky import flaky_workflow
+    from hymir_airflow import AirflowExecutor
     from hymir_airflow.backends.rest import DagNotFound, DagPaused, Unauthorized
 
     with pytest.raises(Unauthorized, match="refused the login of 'admin'"):
-        from hymir_airflow import AirflowExecutor
-
         AirflowExecutor(api_url=embedded.api_url, username="admin", password="wrong")
 
     executor = remote(embedded)

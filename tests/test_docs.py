@@ -29,6 +29,8 @@ DOCS = ROOT / "docs"
 _FENCE = re.compile(r"^```(\w*)([^\n]*)\n(.*?)^```[ \t]*$", re.S | re.M)
 _TITLE = re.compile(r'title="([^"]+)"')
 _EXPECTED = re.compile(r"^\s*print\(.*\)\s+# (.*)$")
+#: Runs the hymir command as installed, named ``hymir`` in its messages.
+RUN_HYMIR = "import sys; sys.argv[0] = 'hymir'; from hymir_cli.main import main; main()"
 
 
 @dataclass(frozen=True)
@@ -214,8 +216,7 @@ def test_transcripts_show_what_the_hymir_command_prints(block, tmp_path):
     write_page_files(block.page, tmp_path)
     for command in commands:
         done = subprocess.run(
-            [sys.executable, "-c", "import sys; sys.argv[0] = 'hymir'; from hymir_cli.main import main; main()"]
-            + command.arguments,
+            [sys.executable, "-c", RUN_HYMIR, *command.arguments],
             cwd=tmp_path,
             env=environment(),
             capture_output=True,

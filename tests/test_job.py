@@ -139,7 +139,7 @@ def test_deserialize_of_a_dict_with_mixed_unknown_keys_raises_invalid_workflow()
 
 
 def test_invalid_workflow_is_a_value_error():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="'name' must be"):
         Job.deserialize({"name": 5})
 
 
@@ -235,14 +235,14 @@ def test_from_function_of_a_lambda_records_an_unimportable_name():
     made = Job.from_function(lambda: None)
     assert made.name.endswith("<lambda>")
     with pytest.raises(JobNotImportable):
-        made.function
+        _ = made.function
 
 
 def test_function_of_an_unknown_name_is_not_importable():
     with pytest.raises(JobNotImportable, match="no_such_function"):
-        Job("tests.jobs_core.no_such_function").function
+        _ = Job("tests.jobs_core.no_such_function").function
     with pytest.raises(InvalidWorkflow):
-        Job("no_such_module_hymir_test.fn").function
+        _ = Job("no_such_module_hymir_test.fn").function
 
 
 # --- the @job decorator --------------------------------------------------------------------------

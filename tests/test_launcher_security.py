@@ -33,7 +33,7 @@ def mode(path: Path) -> int:
 def test_secret_files_are_readable_by_their_owner_only_after_a_real_start(embedded):
     modes = {name: oct(mode(embedded.home / name)) for name in SECRET_FILES}
     say(f"modes after start: home {oct(mode(embedded.home))}, {modes}")
-    assert modes == {name: "0o600" for name in SECRET_FILES}
+    assert modes == dict.fromkeys(SECRET_FILES, "0o600")
     assert mode(embedded.home) == 0o700
 
 
@@ -50,7 +50,7 @@ def test_modes_are_fixed_on_an_existing_home(tmp_path):
         (home / name).chmod(0o644)
     deployment = LocalDeployment(home=home, dags_folder=tmp_path / "dags")
     deployment.prepare(report=say)
-    assert {name: mode(home / name) for name in SECRET_FILES} == {name: 0o600 for name in SECRET_FILES}
+    assert {name: mode(home / name) for name in SECRET_FILES} == dict.fromkeys(SECRET_FILES, 384)
     assert mode(home) == 0o700
     assert (home / ".jwt-secret").read_text() == "old-secret", "an existing secret is kept, only its mode changes"
     assert deployment.password in (home / PASSWORDS_FILE).read_text()

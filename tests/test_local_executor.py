@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import uuid
@@ -199,11 +200,11 @@ def test_retry_until_the_cap_then_fail(executor, token, clock):
 
 def test_retry_delays_are_drawn_within_bounds_from_the_rng(executor, token, clock, mocker, rng):
     uniform = mocker.spy(rng, "uniform")
-    workflow_id, _ = run_to_end(executor, Workflow(always_retry(token, 3, 10, 20)))
+    run_to_end(executor, Workflow(always_retry(token, 3, 10, 20)))
     assert uniform.call_count == 3
     assert all(call.args == (10, 20) for call in uniform.call_args_list)
     times = [when for when, _ in jobs_core.CALLS[token]]
-    gaps = [later - earlier for earlier, later in zip(times, times[1:])]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     assert all(10 <= gap <= 20 for gap in gaps), gaps
     expected = random.Random(SEED)
     assert gaps == pytest.approx([expected.uniform(10, 20) for _ in range(3)])

@@ -36,9 +36,10 @@ def airflow_watchdog(executor, after: float = 20.0):
     if not is_airflow(executor):
         yield fired
         return
+    from sqlalchemy import select, update
+
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
-    from sqlalchemy import select, update
 
     stop = threading.Event()
 
@@ -357,7 +358,7 @@ def test_optional_list_annotations_count_as_lists(executor, consumer):
 
 def test_bare_list_annotation_with_one_producer_warns_and_gets_a_list(executor):
     """Rule 8: a bare ``list`` parameter fed by one producer warns when the Workflow is built, and gets [v]."""
-    with pytest.warns(UserWarning) as caught:
+    with pytest.warns(UserWarning, match="annotated as a bare list") as caught:
         workflow = Workflow(Chain(pj.number(5), pj.bare_list()))
     assert any("bare_list" in str(warning.message) for warning in caught), [str(w.message) for w in caught]
 

@@ -13,14 +13,14 @@ import pytest
 
 pytest.importorskip("airflow")
 
-from airflow.dag_processing.dagbag import DagBag  # noqa: E402
-from airflow.sdk import conf  # noqa: E402
+from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk import conf
 
 # The variable that Airflow's task runner sets while a worker parses a DAG file for a task.
-from airflow.sdk.definitions.context import _AIRFLOW_PARSING_CONTEXT_DAG_ID  # noqa: E402
+from airflow.sdk.definitions.context import _AIRFLOW_PARSING_CONTEXT_DAG_ID
 
-import hymir.examples.tenants  # noqa: E402
-from hymir_airflow import dags_for  # noqa: E402
+import hymir.examples.tenants
+from hymir_airflow import dags_for
 
 pytestmark = pytest.mark.airflow
 

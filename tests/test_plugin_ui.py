@@ -20,7 +20,7 @@ from tests.deployment_fixtures import ROOT, remote, service_missing
 
 pytest.importorskip("airflow")
 
-from hymir_airflow.compat import HAS_EXTERNAL_VIEWS  # noqa: E402
+from hymir_airflow.compat import HAS_EXTERNAL_VIEWS
 
 pytestmark = [pytest.mark.airflow, pytest.mark.deployment]
 

@@ -18,9 +18,10 @@ import re
 import signal
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -582,7 +583,8 @@ def test_load_twenty_concurrent_runs_against_taskflow(distributed, hymir_remote,
 
     hymir_ids, hymir_wall, hymir_states = run_batch(api, "hymir_rel_load")
     say(
-        f"hymir_rel_load: {RUNS} runs x 20 jobs in {hymir_wall:.1f} s ({tasks / hymir_wall:.2f} tasks/s); {hymir_states}"
+        f"hymir_rel_load: {RUNS} runs x 20 jobs in {hymir_wall:.1f} s ({tasks / hymir_wall:.2f} tasks/s); "
+        f"{hymir_states}"
     )
     taskflow_ids, taskflow_wall, taskflow_states = run_batch(api, "taskflow_rel_load")
     say(

@@ -196,8 +196,8 @@ def test_each_result_is_logged_in_one_readable_line(executor, caplog, capfd):
     logged = caplog.text + captured.out + captured.err
     assert "job 2 (tests.scenario_jobs.double): number=21 -> Success(result=42)" in logged
     assert (
-        "job 1 (tests.scenario_jobs.count_checks): target=2 -> CheckLater(wait_for=1, context={'counter': 1}); next check at"
-        in logged
+        "job 1 (tests.scenario_jobs.count_checks): target=2 -> CheckLater(wait_for=1, context={'counter': 1}); "
+        "next check at" in logged
     )
 
 

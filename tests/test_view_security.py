@@ -21,11 +21,11 @@ import pytest
 
 pytest.importorskip("airflow")
 
-from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails  # noqa: E402
-from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager  # noqa: E402
-from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser  # noqa: E402
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
 
-from tests.test_plugin_ui import CHROMIUM_ARGS, table_text  # noqa: E402
+from tests.test_plugin_ui import CHROMIUM_ARGS, table_text
 
 pytestmark = pytest.mark.airflow
 
@@ -293,8 +293,8 @@ def test_an_unfinished_run_reloads_only_when_its_status_changes(view, tokens, ma
 
 def test_chromium_loads_the_page_of_a_run_with_big_values_quickly(auth_manager, tokens, words_run, big_values):
     """The figure the issue asks for: the page's bytes and Chromium's load time, served over HTTP."""
-    from tests.test_plugin_ui import CHROMIUM
     from tests.deployment_fixtures import service_missing
+    from tests.test_plugin_ui import CHROMIUM
 
     try:
         from playwright.sync_api import sync_playwright

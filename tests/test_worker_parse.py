@@ -88,7 +88,7 @@ def test_a_worker_running_the_fail_fast_gate_builds_only_the_gate(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("dag_id", "task_id"),
+    "dag_id, task_id",
     [("sample", "no_such_task"), ("another_dag", "count_words"), ("sample", None)],
     ids=["unknown-task", "another-dag", "no-task"],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 
@@ -332,6 +333,7 @@ MALFORMED = {
     "structure unknown kind": _mutated(structure={"loop": ["1"]}),
     "structure empty": _mutated(structure={"chain": []}),
     "structure a number": _mutated(structure=5),
+    "structure a null member": _mutated(structure={"chain": [None, "4"]}),
     "structure two kinds": _mutated(structure={"chain": ["1"], "group": ["2"]}),
     "params a list": _mutated(params=[1]),
     "params bad name": _mutated(params={"not a name": 1}),
@@ -584,10 +586,10 @@ def _paths(value, prefix=()):
     yield prefix
     if isinstance(value, dict):
         for key, child in value.items():
-            yield from _paths(child, prefix + (key,))
+            yield from _paths(child, (*prefix, key))
     elif isinstance(value, list):
         for index, child in enumerate(value):
-            yield from _paths(child, prefix + (index,))
+            yield from _paths(child, (*prefix, index))
 
 
 _BASE = json.loads(rich_workflow().serialize())
@@ -604,10 +606,8 @@ def _replace_at(data, path, value):
 
 
 def _accepts_or_refuses(load, data):
-    try:
+    with contextlib.suppress(InvalidWorkflow):
         load(data)
-    except InvalidWorkflow:
-        pass
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

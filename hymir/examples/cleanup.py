@@ -4,7 +4,7 @@ from hymir import Chain, Failure, Group, Success, Workflow, WorkflowState, job
 
 
 @job(output="rows")
-def load_rows(table: str, rows: int):
+def load_rows(table: str, rows: int) -> Success | Failure:
     """Pretend to load rows of a table; a negative count fails the job."""
     if rows < 0:
         return Failure(f"table {table} reported {rows} rows")
@@ -12,7 +12,7 @@ def load_rows(table: str, rows: int):
 
 
 @job(inputs=["workflow_state", "rows"])
-def report(workflow_state: WorkflowState, rows: list[int]):
+def report(workflow_state: WorkflowState, rows: list[int]) -> Success:
     """Runs when everything else has finished: report the outcome and what was loaded."""
     return Success(f"workflow {workflow_state.status.value}: loaded {sum(rows)} rows from {len(rows)} tables")
 

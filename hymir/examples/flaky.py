@@ -1,10 +1,12 @@
 """A Retry example: a call to a flaky service that answers on a chosen try (a workflow param)."""
 
+from typing import Any
+
 from hymir import Chain, JobState, Retry, Success, Workflow, job
 
 
 @job(inputs=["succeed_on_try", "job_state"], output="payload")
-def call_flaky_service(*, succeed_on_try: int, job_state: JobState):
+def call_flaky_service(*, succeed_on_try: int, job_state: JobState) -> Retry | Success:
     """Pretend the service times out until the given try, then answer."""
     if job_state.retries + 1 < succeed_on_try:
         return Retry(wait_min=1, wait_max=3, max_retries=5)
@@ -12,7 +14,7 @@ def call_flaky_service(*, succeed_on_try: int, job_state: JobState):
 
 
 @job(inputs=["payload"])
-def store_payload(payload: dict):
+def store_payload(payload: dict[str, Any]) -> Success:
     """Keep what the service answered."""
     return Success(f"stored {payload}")
 

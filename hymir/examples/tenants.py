@@ -11,13 +11,13 @@ TENANTS = {
 
 
 @job(output="rows")
-def load_table(tenant: str, table: str):
+def load_table(tenant: str, table: str) -> Success:
     """Pretend to load one table of a tenant; the row count is made up from the names."""
     return Success(len(tenant) * len(table))
 
 
 @job(inputs=["rows"], output="total")
-def total_rows(rows: list[int]):
+def total_rows(rows: list[int]) -> Success:
     """Add up the rows loaded for the tenant."""
     return Success(sum(rows))
 

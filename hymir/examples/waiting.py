@@ -11,7 +11,7 @@ from hymir import Chain, CheckLater, Group, JobState, Success, Workflow, job
 
 
 @job(inputs=["seconds", "job_state"], output="waited")
-def wait_for_seconds(interval: int = 15, *, seconds: float, job_state: JobState):
+def wait_for_seconds(interval: int = 15, *, seconds: float, job_state: JobState) -> CheckLater | Success:
     """Succeed once ``seconds`` have passed since the first check; the start time lives in the context."""
     started = job_state.context.get("started", time.time())
     waited = time.time() - started
@@ -21,7 +21,7 @@ def wait_for_seconds(interval: int = 15, *, seconds: float, job_state: JobState)
 
 
 @job(inputs=["path"], output="contents")
-def wait_for_file(interval: int = 15, *, path: str):
+def wait_for_file(interval: int = 15, *, path: str) -> CheckLater | Success:
     """Succeed with the file's contents once it exists."""
     if not os.path.exists(path):
         return CheckLater(wait_for=interval)
@@ -30,7 +30,7 @@ def wait_for_file(interval: int = 15, *, path: str):
 
 
 @job(inputs=["waited"])
-def announce(waited: list[float]):
+def announce(waited: list[float]) -> Success:
     """Say how long the waits took."""
     return Success(f"waited {waited} s")
 

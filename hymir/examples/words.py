@@ -4,13 +4,13 @@ from hymir import Chain, Group, Success, Workflow, job
 
 
 @job(output="words")
-def uppercase(word: str):
+def uppercase(word: str) -> Success:
     """Uppercase one word."""
     return Success(word.upper())
 
 
 @job(inputs=["words"], output="count")
-def count(words: list[str]):
+def count(words: list[str]) -> Success:
     """Count the uppercased words."""
     return Success(len(words))
 

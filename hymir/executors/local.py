@@ -129,7 +129,7 @@ class LocalExecutor(Executor):
             with run.lock:
                 succeeded = all(run.jobs[job_id].status is JobStatus.SUCCESS for job_id in run.workflow.jobs)
                 run.state.status = WorkflowStatus.SUCCESS if succeeded else WorkflowStatus.FAILURE
-            callbacks = {job_id: set() for job_id in run.workflow.callback_ids()}
+            callbacks: dict[str, set[str]] = {job_id: set() for job_id in run.workflow.callback_ids()}
             _Phase(self, run, callbacks, fail_fast=False).run()
         finally:
             with run.lock:
@@ -166,7 +166,8 @@ class _Phase:
         self.sequence = itertools.count()
         self.running: set[str] = set()
         self.wakeup = threading.Event()
-        self.done: list[tuple[str, JobCall | None, str | None]] = []
+        #: Jobs whose call ended: what the call gave, or the traceback of what it raised.
+        self.done: list[tuple[str, JobCall | str]] = []
         self.done_lock = threading.Lock()
 
     def run(self) -> None:
@@ -186,9 +187,9 @@ class _Phase:
             self.wakeup.clear()
             with self.done_lock:
                 finished, self.done = self.done, []
-            for job_id, call, error in finished:
+            for job_id, ended in finished:
                 self.running.discard(job_id)
-                self._guarded(job_id, self._settle, job_id, call, error)
+                self._guarded(job_id, self._settle, job_id, ended)
 
     def _guarded(self, job_id: str, step: Any, *args: Any) -> None:
         """Run one coordinator step for a job; should it raise, fail that job with the traceback."""
@@ -220,34 +221,35 @@ class _Phase:
         with run.lock:
             return [
                 json_copy(run.jobs[producer].result)
-                for producer in binding.producers
+                for producer in binding.producers or ()
                 if run.jobs[producer].status is JobStatus.SUCCESS
             ]
 
     def _call(self, job_id: str, provided: dict[str, Any]) -> None:
         """In a pool thread: call the job and hand what it returned (or its traceback) to the coordinator."""
+        ended: JobCall | str
         try:
-            outcome = (job_id, call_job(self.run_.workflow, job_id, self._values, provided), None)
+            ended = call_job(self.run_.workflow, job_id, self._values, provided)
         except BaseException:
-            outcome = (job_id, None, traceback.format_exc())
-            log.warning("%s raised:\n%s", describe(self.run_.workflow[job_id]), outcome[2])
+            ended = traceback.format_exc()
+            log.warning("%s raised:\n%s", describe(self.run_.workflow[job_id]), ended)
         with self.done_lock:
-            self.done.append(outcome)
+            self.done.append((job_id, ended))
         self.wakeup.set()
 
-    def _settle(self, job_id: str, call: JobCall | None, error: str | None) -> None:
-        """Decide what a job's try means, log it in one line, and act on it."""
+    def _settle(self, job_id: str, ended: JobCall | str) -> None:
+        """Decide what a job's try (its call, or the traceback it raised) means, log it in one line, and act on it."""
         run = self.run_
         workflow = run.workflow
         if self.stopped:
             outcome = stopped_outcome()
-        elif call is None:
-            outcome = decide_raised(error)
+        elif isinstance(ended, str):
+            outcome = decide_raised(ended)
         else:
             with run.lock:
                 state = _copy(run.jobs[job_id])
-            outcome = decide(workflow, job_id, call.returned, state, rng=self.executor._rng)
-            log.info("%s", summarize(workflow, job_id, call, outcome.delay))
+            outcome = decide(workflow, job_id, ended.returned, state, rng=self.executor._rng)
+            log.info("%s", summarize(workflow, job_id, ended, outcome.delay))
         self._apply(job_id, outcome)
 
     def _apply(self, job_id: str, outcome: Outcome) -> None:

@@ -21,7 +21,8 @@ class MetadataDatabase:
 
     def dag_run_state(self, dag_id: str, run_id: str) -> str | None:
         with compat.metadata_session() as session:
-            return compat.dag_run_state(session, dag_id, run_id)
+            state: str | None = compat.dag_run_state(session, dag_id, run_id)
+            return state
 
     def task_rows(self, dag_id: str, run_id: str) -> dict[str, TaskRow]:
         with compat.metadata_session() as session:

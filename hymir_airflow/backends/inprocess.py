@@ -25,7 +25,8 @@ class InProcessBackend(MetadataDatabase):
             self._database_ready = True
         dag = workflow_to_dag(workflow, dag_id=dag_id, **self._dag_options)
         register_dag(dag)
-        return dag.test(run_conf=conf).run_id
+        run_id: str = dag.test(run_conf=conf).run_id
+        return run_id
 
     def wait_for_dag(self, dag_id: str, timeout: float) -> None:
         """Nothing to wait for: ``start`` builds and registers the DAG itself."""

@@ -65,7 +65,8 @@ class RestBackend:
         if response.status_code in (401, 403):
             raise Unauthorized(f"Airflow at {self.api_url} refused the login of {username!r}: {_detail(response)}")
         _raise_for_status(response, "log in")
-        return response.json()["access_token"]
+        token: str = response.json()["access_token"]
+        return token
 
     def _call(self, method: str, path: str, action: str, **kwargs: Any) -> httpx.Response:
         try:
@@ -110,7 +111,8 @@ class RestBackend:
             "POST", f"/dags/{dag_id}/dagRuns", "trigger the DAG", json={"logical_date": None, "conf": conf or {}}
         )
         _raise_for_status(response, f"trigger DAG {dag_id!r}")
-        return response.json()["dag_run_id"]
+        run_id: str = response.json()["dag_run_id"]
+        return run_id
 
     def _import_errors(self) -> str:
         response = self._call("GET", "/importErrors", "list import errors")
@@ -182,7 +184,8 @@ class RestBackend:
     def dag_run_state(self, dag_id: str, run_id: str) -> str | None:
         response = self._call("GET", f"/dags/{dag_id}/dagRuns/{run_id}", "read the DAG run")
         _raise_for_status(response, f"read run {run_id!r} of {dag_id!r}")
-        return response.json()["state"]
+        state: str | None = response.json()["state"]
+        return state
 
     def task_rows(self, dag_id: str, run_id: str) -> dict[str, TaskRow]:
         rows: dict[str, TaskRow] = {}
@@ -203,7 +206,7 @@ class RestBackend:
                 return rows
 
     def return_values(self, dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, Any]:
-        values = {}
+        values: dict[str, Any] = {}
         for task_id in task_ids:
             response = self._call(
                 "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value", "read XCom"

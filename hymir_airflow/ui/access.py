@@ -9,7 +9,8 @@ DAG-run, task-instance and XCom read on its DAG.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends
 from fastapi.exception_handlers import http_exception_handler
@@ -21,7 +22,10 @@ from hymir_airflow import compat
 from hymir_airflow.ui.render import render
 
 #: The logged-in user, as a route parameter's annotation (HTTP 401 when nobody is logged in).
-UserDep = compat.user_dependency()
+if TYPE_CHECKING:
+    UserDep = Any
+else:
+    UserDep = compat.user_dependency()
 
 #: What a user must be allowed to read on a DAG to see a run's jobs and their values.
 RUN_ACCESS = [Depends(compat.dag_read_dependency(entity)) for entity in ("RUN", "TASK_INSTANCE", "XCOM")]

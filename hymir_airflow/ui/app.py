@@ -16,6 +16,7 @@ def create_app() -> FastAPI:
     # Serialized DAGs, cached as the api-server caches its own (the pages' dag_bag parameter reads them here).
     app.state.dag_bag = compat.new_dag_bag()
     compat.accept_login_cookie(app)
-    app.add_exception_handler(HTTPException, http_error)
+    # Starlette types every handler as taking any Exception; this one is registered for HTTPException only.
+    app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
     app.include_router(router)
     return app

@@ -7,6 +7,8 @@ itself only when something on it changed.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
@@ -17,11 +19,18 @@ from hymir_airflow.ui.preview import masked_json_chunks
 from hymir_airflow.ui.queries import hymir_dags, job_value, run_detail, run_version
 from hymir_airflow.ui.render import render
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 router = APIRouter()
 
 #: A metadata-database session and the app's serialized-DAG cache, as route parameters' annotations.
-SessionDep = compat.session_dependency()
-DagBagDep = compat.dag_bag_dependency()
+if TYPE_CHECKING:
+    SessionDep = Session
+    DagBagDep = Any
+else:
+    SessionDep = compat.session_dependency()
+    DagBagDep = compat.dag_bag_dependency()
 
 _RUN = "/dags/{dag_id}/runs/{run_id:path}"
 

@@ -9,8 +9,9 @@ is displayed: consumer jobs and ``AirflowExecutor`` read the stored values thems
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from hymir_airflow.compat import redact
 

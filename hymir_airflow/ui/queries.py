@@ -11,19 +11,20 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from fastapi import HTTPException, status
 from sqlalchemy.orm import Session
 
 from hymir_airflow import compat
-from hymir_airflow.factory import HYMIR_TAG
 from hymir_airflow.backends.database import MetadataDatabase
+from hymir_airflow.factory import HYMIR_TAG
 from hymir_airflow.state import STORE_KEY, JobRecord, plain_state
-from hymir_airflow.values import decode
 from hymir_airflow.ui.preview import Preview, preview_json, preview_text
+from hymir_airflow.values import decode
 
 #: How many of its latest runs the overview lists for each DAG.
 RUNS_PER_DAG = 5
