@@ -39,7 +39,11 @@ def airflow_executor():
 
 @pytest.fixture(params=ENGINES)
 def executor(request):
-    """Each engine in turn: the LocalExecutor on virtual time, and Airflow through dag.test()."""
+    """Each engine in turn: the LocalExecutor on virtual time, and Airflow through dag.test().
+
+    The one meaning of ``executor`` in the suite; a test of one engine asks for ``local_executor``
+    or ``airflow_executor``.
+    """
     if request.param == "local":
         from hymir.clock import VirtualClock
         from hymir.executors.local import LocalExecutor

@@ -76,7 +76,7 @@ def clock() -> VirtualClock:
 
 
 @pytest.fixture
-def executor(clock, monkeypatch) -> LocalExecutor:
+def local_executor(clock, monkeypatch) -> LocalExecutor:
     """The LocalExecutor on virtual time, which the jobs that look at the time read too."""
     monkeypatch.setattr(jobs, "now", clock.now)
     with LocalExecutor(clock=clock) as local:
@@ -135,102 +135,102 @@ def test_inputs_without_a_producer_are_refused_and_produced_ones_are_listed():
 # --- 0.1.9 tests/test_executor.py -----------------------------------------------------------------
 
 
-def test_a_job_that_keeps_retrying_fails_after_its_retries(executor):
+def test_a_job_that_keeps_retrying_fails_after_its_retries(local_executor):
     """test_retry_failure."""
-    workflow_id = executor.run(Workflow(Chain(retry_always(), unreachable())))
-    assert executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.FAILURE
-    states = executor.job_states(workflow_id)
+    workflow_id = local_executor.run(Workflow(Chain(retry_always(), unreachable())))
+    assert local_executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.FAILURE
+    states = local_executor.job_states(workflow_id)
     assert states["1"].status == JobState.Status.FAILURE
     assert states["1"].retries == 3
 
 
-def test_a_failure_fails_the_workflow(executor):
+def test_a_failure_fails_the_workflow(local_executor):
     """test_failure."""
-    workflow_id = executor.run(Workflow(Chain(fail(), unreachable())))
-    assert executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.FAILURE
-    assert executor.job_states(workflow_id)["1"].status == JobState.Status.FAILURE
+    workflow_id = local_executor.run(Workflow(Chain(fail(), unreachable())))
+    assert local_executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.FAILURE
+    assert local_executor.job_states(workflow_id)["1"].status == JobState.Status.FAILURE
 
 
-def test_a_job_checked_later_succeeds_once_ready(executor, clock):
+def test_a_job_checked_later_succeeds_once_ready(local_executor, clock):
     """test_check_later (its ten seconds pass on the executor's virtual clock)."""
-    workflow_id = executor.run(Workflow(Chain(check_until(clock.now()))))
-    assert executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.SUCCESS
-    assert executor.job_states(workflow_id)["1"].status == JobState.Status.SUCCESS
+    workflow_id = local_executor.run(Workflow(Chain(check_until(clock.now()))))
+    assert local_executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.SUCCESS
+    assert local_executor.job_states(workflow_id)["1"].status == JobState.Status.SUCCESS
 
 
-def test_a_job_checked_later_gets_its_context_back(executor):
+def test_a_job_checked_later_gets_its_context_back(local_executor):
     """test_check_later_with_context."""
-    workflow_id = executor.run(Workflow(Chain(check_with_context())))
-    assert executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.SUCCESS
-    assert executor.job_states(workflow_id)["1"].status == JobState.Status.SUCCESS
+    workflow_id = local_executor.run(Workflow(Chain(check_with_context())))
+    assert local_executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.SUCCESS
+    assert local_executor.job_states(workflow_id)["1"].status == JobState.Status.SUCCESS
 
 
-def test_a_job_that_returns_something_else_fails(executor):
+def test_a_job_that_returns_something_else_fails(local_executor):
     """test_invalid_return."""
-    workflow_id = executor.run(Workflow(Chain(return_text())))
-    assert executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.FAILURE
-    assert executor.job_states(workflow_id)["1"].status == JobState.Status.FAILURE
+    workflow_id = local_executor.run(Workflow(Chain(return_text())))
+    assert local_executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.FAILURE
+    assert local_executor.job_states(workflow_id)["1"].status == JobState.Status.FAILURE
 
 
-def test_a_job_that_raises_fails(executor):
+def test_a_job_that_raises_fails(local_executor):
     """test_unhandled_exception."""
-    workflow_id = executor.run(Workflow(Chain(crash())))
-    assert executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.FAILURE
-    assert executor.job_states(workflow_id)["1"].status == JobState.Status.FAILURE
+    workflow_id = local_executor.run(Workflow(Chain(crash())))
+    assert local_executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.FAILURE
+    assert local_executor.job_states(workflow_id)["1"].status == JobState.Status.FAILURE
 
 
-def test_reserved_inputs_give_the_job_and_run_ids(executor):
+def test_reserved_inputs_give_the_job_and_run_ids(local_executor):
     """test_job_needs_input."""
-    workflow_id = executor.run(Workflow(Chain(report_ids())))
-    assert executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.SUCCESS
-    assert executor.job_states(workflow_id)["1"].status == JobState.Status.SUCCESS
-    assert executor.outputs(workflow_id) == {"the_ids": [{"job_id": "1", "workflow_id": workflow_id}]}
+    workflow_id = local_executor.run(Workflow(Chain(report_ids())))
+    assert local_executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.SUCCESS
+    assert local_executor.job_states(workflow_id)["1"].status == JobState.Status.SUCCESS
+    assert local_executor.outputs(workflow_id) == {"the_ids": [{"job_id": "1", "workflow_id": workflow_id}]}
 
 
-def test_progress_counts_finished_jobs(executor):
+def test_progress_counts_finished_jobs(local_executor):
     """test_workflow_progress."""
-    workflow_id = executor.run(Workflow(Chain(succeed())))
-    assert executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.SUCCESS
-    assert executor.progress(workflow_id) == (1, 1)
+    workflow_id = local_executor.run(Workflow(Chain(succeed())))
+    assert local_executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.SUCCESS
+    assert local_executor.progress(workflow_id) == (1, 1)
 
-    workflow_id = executor.run(Workflow(Chain(fail(), succeed())))
-    assert executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.FAILURE
-    assert executor.progress(workflow_id) == (1, 2)
+    workflow_id = local_executor.run(Workflow(Chain(fail(), succeed())))
+    assert local_executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.FAILURE
+    assert local_executor.progress(workflow_id) == (1, 2)
 
 
-def test_an_unknown_run_does_not_exist(executor):
+def test_an_unknown_run_does_not_exist(local_executor):
     """test_invalid_workflow."""
     with pytest.raises(WorkflowDoesNotExist):
-        executor.workflow("does_not_exist")
+        local_executor.workflow("does_not_exist")
 
 
-def test_job_states_of_all_jobs_or_some(executor):
+def test_job_states_of_all_jobs_or_some(local_executor):
     """test_job_states."""
-    workflow_id = executor.run(Workflow(Chain(succeed(), succeed(), succeed())))
-    assert executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.SUCCESS
-    assert len(executor.job_states(workflow_id)) == 3
-    assert len(executor.job_states(workflow_id, job_ids=["1", "2"])) == 2
+    workflow_id = local_executor.run(Workflow(Chain(succeed(), succeed(), succeed())))
+    assert local_executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.SUCCESS
+    assert len(local_executor.job_states(workflow_id)) == 3
+    assert len(local_executor.job_states(workflow_id, job_ids=["1", "2"])) == 2
 
 
-def test_wait_without_blocking_returns_the_state_at_once(executor, clock, monkeypatch):
+def test_wait_without_blocking_returns_the_state_at_once(local_executor, clock, monkeypatch):
     """test_non_blocking_wait (the job's first look at the clock waits for the test's look, so they cannot race)."""
     looked = threading.Event()
     monkeypatch.setattr(jobs, "now", lambda: looked.wait(TIMEOUT) and clock.now())
-    workflow_id = executor.run(Workflow(Chain(check_until(clock.now()))))
+    workflow_id = local_executor.run(Workflow(Chain(check_until(clock.now()))))
 
-    state = executor.wait(workflow_id, block=False)
+    state = local_executor.wait(workflow_id, block=False)
     looked.set()
     assert state.status in [WorkflowState.Status.RUNNING, WorkflowState.Status.PENDING]
-    assert executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.SUCCESS
+    assert local_executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.SUCCESS
 
 
-def test_a_cleared_run_is_forgotten(executor):
+def test_a_cleared_run_is_forgotten(local_executor):
     """test_clear."""
-    workflow_id = executor.run(Workflow(Chain(succeed())))
-    assert executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.SUCCESS
-    executor.clear(workflow_id)
+    workflow_id = local_executor.run(Workflow(Chain(succeed())))
+    assert local_executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.SUCCESS
+    local_executor.clear(workflow_id)
     with pytest.raises(WorkflowDoesNotExist):
-        executor.workflow(workflow_id)
+        local_executor.workflow(workflow_id)
 
 
 # --- 0.1.9 tests/test_celery.py and tests/test_readme.py -----------------------------------------
@@ -248,23 +248,23 @@ def reporting_workflow() -> Workflow:
     return workflow.on(ON_FINISHED, store_results())
 
 
-def test_a_workflow_with_a_group_and_a_callback_succeeds(executor):
+def test_a_workflow_with_a_group_and_a_callback_succeeds(local_executor):
     """test_celery."""
-    workflow_id = executor.run(reporting_workflow())
-    assert executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.SUCCESS
+    workflow_id = local_executor.run(reporting_workflow())
+    assert local_executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.SUCCESS
 
 
-def test_the_traceback_of_a_job_that_raises_is_kept(executor):
+def test_the_traceback_of_a_job_that_raises_is_kept(local_executor):
     """test_exception_capture."""
     workflow = Workflow(Chain(crash())).on(ON_FINISHED, store_results())
-    workflow_id = executor.run(workflow)
-    assert executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.FAILURE
-    state = executor.job_states(workflow_id)["1"]
+    workflow_id = local_executor.run(workflow)
+    assert local_executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.FAILURE
+    state = local_executor.job_states(workflow_id)["1"]
     assert state.status == JobState.Status.FAILURE
     assert state.exception.startswith("Traceback")
 
 
-def test_an_output_feeds_a_parameter_of_another_name(executor):
+def test_an_output_feeds_a_parameter_of_another_name(local_executor):
     """test_renamed_input."""
     workflow = Workflow(
         Chain(
@@ -272,15 +272,15 @@ def test_an_output_feeds_a_parameter_of_another_name(executor):
             summarize_reports().with_inputs(("inventory_reports", "reports")),
         )
     )
-    workflow_id = executor.run(workflow)
-    assert executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.SUCCESS
+    workflow_id = local_executor.run(workflow)
+    assert local_executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.SUCCESS
 
 
-def test_the_readme_example(executor):
+def test_the_readme_example(local_executor):
     """test_readme."""
     workflow = Workflow(Chain(Group(shout("hello"), shout("world")), count_shouted()))
-    workflow_id = executor.run(workflow)
-    assert executor.wait(workflow_id).status == WorkflowState.Status.SUCCESS
+    workflow_id = local_executor.run(workflow)
+    assert local_executor.wait(workflow_id).status == WorkflowState.Status.SUCCESS
 
 
 # --- names 0.1.9 code uses ------------------------------------------------------------------------
@@ -296,17 +296,17 @@ def test_the_nested_status_enums_are_the_status_enums():
         JobState.deserialize({"status": "pending", "Status": "pending"})
 
 
-def test_item_access_gives_the_run_state_and_deletion_clears_it(executor):
+def test_item_access_gives_the_run_state_and_deletion_clears_it(local_executor):
     """``executor[id]`` means what it meant in 0.1.9, the run's state; ``executor.workflow(id)`` gives the workflow."""
     workflow = reporting_workflow()
-    workflow_id = executor.run(workflow)
-    executor.wait(workflow_id, timeout=TIMEOUT)
-    assert isinstance(executor[workflow_id], WorkflowState)
-    assert executor[workflow_id].status == WorkflowState.Status.SUCCESS
-    assert executor.workflow(workflow_id) is workflow
-    del executor[workflow_id]
+    workflow_id = local_executor.run(workflow)
+    local_executor.wait(workflow_id, timeout=TIMEOUT)
+    assert isinstance(local_executor[workflow_id], WorkflowState)
+    assert local_executor[workflow_id].status == WorkflowState.Status.SUCCESS
+    assert local_executor.workflow(workflow_id) is workflow
+    del local_executor[workflow_id]
     with pytest.raises(WorkflowDoesNotExist):
-        executor[workflow_id]
+        local_executor[workflow_id]
 
 
 def test_containers_still_answer_to_jobs():
@@ -317,12 +317,12 @@ def test_containers_still_answer_to_jobs():
         chain.jobs.append(placeholder())
 
 
-def test_an_unknown_run_is_still_a_value_error(executor):
+def test_an_unknown_run_is_still_a_value_error(local_executor):
     """0.1.9's WorkflowDoesNotExist was a ValueError; here it is a KeyError too."""
     with pytest.raises(ValueError, match="no workflow run with id 'does_not_exist'"):
-        executor.workflow("does_not_exist")
+        local_executor.workflow("does_not_exist")
     with pytest.raises(KeyError):
-        executor.workflow("does_not_exist")
+        local_executor.workflow("does_not_exist")
 
 
 def test_the_modules_and_names_0_1_9_code_imports_exist():
@@ -334,12 +334,12 @@ def test_the_modules_and_names_0_1_9_code_imports_exist():
     assert Workflow.Callbacks.ON_FINISHED.value == "on_finished"
 
 
-def test_a_keyword_argument_wins_over_the_input_of_the_same_parameter(executor):
+def test_a_keyword_argument_wins_over_the_input_of_the_same_parameter(local_executor):
     """As in 0.1.9: the job gets the argument, and the input needs no producer."""
     workflow = Workflow(Chain(shout("ignored"), count_shouted(words=["ONE", "two"])))
-    workflow_id = executor.run(workflow)
-    assert executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.SUCCESS
-    assert executor.outputs(workflow_id)["count"] == [1]
+    workflow_id = local_executor.run(workflow)
+    assert local_executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.SUCCESS
+    assert local_executor.outputs(workflow_id)["count"] == [1]
     assert Workflow(count_shouted(words=["A"])).inputs == set()
 
 
@@ -396,15 +396,15 @@ def test_a_workflow_serialized_by_0_1_9_reads_back_as_the_same_graph(name, netwo
 
 
 @pytest.mark.parametrize("networkx", FIXTURES["workflows"]["reports"])
-def test_a_workflow_serialized_by_0_1_9_runs(executor, networkx):
+def test_a_workflow_serialized_by_0_1_9_runs(local_executor, networkx):
     workflow = Workflow.deserialize(FIXTURES["workflows"]["reports"][networkx].encode(), allowed_modules=ALLOWED)
-    workflow_id = executor.run(workflow)
-    assert executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.SUCCESS
-    assert executor.outputs(workflow_id)["reports"] == [
+    workflow_id = local_executor.run(workflow)
+    assert local_executor.wait(workflow_id, timeout=TIMEOUT).status == WorkflowState.Status.SUCCESS
+    assert local_executor.outputs(workflow_id)["reports"] == [
         {"plan_id": "123", "report_key": "inventory"},
         {"plan_id": "123", "report_key": "sales"},
     ]
-    assert executor.job_states(workflow_id)["6"].result == workflow_id
+    assert local_executor.job_states(workflow_id)["6"].result == workflow_id
 
 
 def test_a_workflow_serialized_by_0_1_9_still_needs_its_modules_allowed():
@@ -517,24 +517,24 @@ def test_states_serialize_to_dicts_and_refuse_0_1_9_strings():
         JobState.deserialize('{"status": 0, "retries": 0, "context": {}, "exception": null}')
 
 
-def test_the_state_of_an_unknown_run_is_an_error(executor):
+def test_the_state_of_an_unknown_run_is_an_error(local_executor):
     """A mistyped id must not look like a run that has not started (0.1.9 gave a fresh PENDING state)."""
     with pytest.raises(WorkflowDoesNotExist):
-        executor.workflow_state("does_not_exist")
+        local_executor.workflow_state("does_not_exist")
     with pytest.raises(WorkflowDoesNotExist):
-        executor["does_not_exist"]
+        local_executor["does_not_exist"]
 
 
-def test_clearing_a_run_that_is_still_going_is_an_error(executor, monkeypatch):
+def test_clearing_a_run_that_is_still_going_is_an_error(local_executor, monkeypatch):
     """Nothing is dropped silently (0.1.9's clear() did nothing for an unfinished run)."""
     looked = threading.Event()
     monkeypatch.setattr(jobs, "now", lambda: looked.wait(TIMEOUT) and 0.0)
-    workflow_id = executor.run(Workflow(check_until(-10.0)))
+    workflow_id = local_executor.run(Workflow(check_until(-10.0)))
     with pytest.raises(WorkflowNotFinished):
-        executor.clear(workflow_id)
+        local_executor.clear(workflow_id)
     looked.set()
-    executor.wait(workflow_id, timeout=TIMEOUT)
-    executor.clear(workflow_id)
+    local_executor.wait(workflow_id, timeout=TIMEOUT)
+    local_executor.clear(workflow_id)
 
 
 def test_retries_are_capped_by_default_and_zero_means_none():
@@ -545,28 +545,28 @@ def test_retries_are_capped_by_default_and_zero_means_none():
     assert decide(workflow, "1", Retry(max_retries=0), JobState()).verdict is Verdict.GAVE_UP
 
 
-def test_a_failure_keeps_its_value_and_reason(executor):
+def test_a_failure_keeps_its_value_and_reason(local_executor):
     """0.1.9 dropped a Failure's value; here it is the job's result, and the reason its exception."""
-    workflow_id = executor.run(Workflow(fail()))
-    executor.wait(workflow_id, timeout=TIMEOUT)
-    state = executor.job_state(workflow_id, "1")
+    workflow_id = local_executor.run(Workflow(fail()))
+    local_executor.wait(workflow_id, timeout=TIMEOUT)
+    state = local_executor.job_state(workflow_id, "1")
     assert state.result == "failed on purpose"
     assert "returned Failure('failed on purpose')" in state.exception
 
 
-def test_outputs_leave_out_what_no_job_delivered(executor):
+def test_outputs_leave_out_what_no_job_delivered(local_executor):
     """An output whose producers all failed is absent (0.1.9 listed it with no values)."""
-    workflow_id = executor.run(Workflow(Chain(fail().with_output("nothing"), succeed())))
-    executor.wait(workflow_id, timeout=TIMEOUT)
-    assert executor.outputs(workflow_id) == {}
+    workflow_id = local_executor.run(Workflow(Chain(fail().with_output("nothing"), succeed())))
+    local_executor.wait(workflow_id, timeout=TIMEOUT)
+    assert local_executor.outputs(workflow_id) == {}
 
 
-def test_a_failed_branch_does_not_stop_the_others(executor):
+def test_a_failed_branch_does_not_stop_the_others(local_executor):
     """Independent branches go on as in Airflow (0.1.9 ended the run at the first failure); fail_fast stops them."""
     branches = Group(Chain(fail(), unreachable()), Chain(succeed().with_output("done"), shout("on")))
-    workflow_id = executor.run(Workflow(branches))
-    assert executor.wait(workflow_id, timeout=TIMEOUT).status is WorkflowStatus.FAILURE
-    states = executor.job_states(workflow_id)
+    workflow_id = local_executor.run(Workflow(branches))
+    assert local_executor.wait(workflow_id, timeout=TIMEOUT).status is WorkflowStatus.FAILURE
+    states = local_executor.job_states(workflow_id)
     assert [states[job_id].status for job_id in ("1", "2", "3", "4")] == [
         JobStatus.FAILURE,
         JobStatus.PENDING,
@@ -585,13 +585,13 @@ def test_workflow_inputs_leave_out_reserved_inputs():
     assert Workflow(report_ids()).inputs == set()
 
 
-def test_callbacks_add_up_and_each_has_a_state(executor):
+def test_callbacks_add_up_and_each_has_a_state(local_executor):
     """Several ON_FINISHED jobs may be registered (0.1.9 kept one per event), each a job with its own state."""
     workflow = Workflow(succeed()).on(ON_FINISHED, store_results()).on(ON_FINISHED, store_results())
     assert [job.identity for job in workflow.callbacks[ON_FINISHED]] == ["2", "3"]
-    workflow_id = executor.run(workflow)
-    executor.wait(workflow_id, timeout=TIMEOUT)
-    assert executor.job_state(workflow_id, "3").result == workflow_id
+    workflow_id = local_executor.run(workflow)
+    local_executor.wait(workflow_id, timeout=TIMEOUT)
+    assert local_executor.job_state(workflow_id, "3").result == workflow_id
 
 
 def test_identities_are_strings_and_the_given_jobs_stay_unchanged():

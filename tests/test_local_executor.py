@@ -68,7 +68,7 @@ def rng() -> random.Random:
 
 
 @pytest.fixture
-def executor(clock, rng) -> LocalExecutor:
+def local_executor(clock, rng) -> LocalExecutor:
     return LocalExecutor(clock=clock, rng=rng)
 
 
@@ -90,19 +90,19 @@ def event_name() -> str:
     jobs_core.EVENTS[name].set()
 
 
-def run_to_end(executor: LocalExecutor, workflow: Workflow) -> tuple[str, WorkflowState]:
-    workflow_id = executor.run(workflow)
-    return workflow_id, executor.wait(workflow_id, timeout=TIMEOUT)
+def run_to_end(local_executor: LocalExecutor, workflow: Workflow) -> tuple[str, WorkflowState]:
+    workflow_id = local_executor.run(workflow)
+    return workflow_id, local_executor.wait(workflow_id, timeout=TIMEOUT)
 
 
 # --- Success / None -----------------------------------------------------------------------------
 
 
-def test_success_and_none_succeed(executor, token):
-    workflow_id, state = run_to_end(executor, Workflow(Chain(record(token, "a"), noop(), returns_none())))
+def test_success_and_none_succeed(local_executor, token):
+    workflow_id, state = run_to_end(local_executor, Workflow(Chain(record(token, "a"), noop(), returns_none())))
     assert state.status is WorkflowStatus.SUCCESS
     assert state.is_finished
-    states = executor.job_states(workflow_id)
+    states = local_executor.job_states(workflow_id)
     assert {job_id: s.status for job_id, s in states.items()} == {
         "1": JobStatus.SUCCESS,
         "2": JobStatus.SUCCESS,
@@ -110,70 +110,70 @@ def test_success_and_none_succeed(executor, token):
     }
     assert [s.result for s in states.values()] == ["a", None, None]
     assert all(s.exception is None and s.retries == 0 and s.checks == 0 for s in states.values())
-    assert executor.outputs(workflow_id) == {"value": ["a"]}
-    assert executor.progress(workflow_id) == (3, 3)
+    assert local_executor.outputs(workflow_id) == {"value": ["a"]}
+    assert local_executor.progress(workflow_id) == (3, 3)
     assert jobs_core.CALLS[token] == ["a"]
 
 
-def test_words_example(executor):
-    workflow_id, state = run_to_end(executor, words_workflow())
+def test_words_example(local_executor):
+    workflow_id, state = run_to_end(local_executor, words_workflow())
     assert state.status is WorkflowStatus.SUCCESS
-    assert executor.outputs(workflow_id) == {"words": ["HELLO", "HYMIR", "WORLD"], "count": [3]}
+    assert local_executor.outputs(workflow_id) == {"words": ["HELLO", "HYMIR", "WORLD"], "count": [3]}
 
 
-def test_runs_are_independent(executor, token):
+def test_runs_are_independent(local_executor, token):
     workflow = Workflow(record(token, "x"))
-    first, second = executor.run(workflow), executor.run(workflow)
+    first, second = local_executor.run(workflow), local_executor.run(workflow)
     assert first != second
-    assert executor.wait(first, timeout=TIMEOUT).status is WorkflowStatus.SUCCESS
-    assert executor.wait(second, timeout=TIMEOUT).status is WorkflowStatus.SUCCESS
+    assert local_executor.wait(first, timeout=TIMEOUT).status is WorkflowStatus.SUCCESS
+    assert local_executor.wait(second, timeout=TIMEOUT).status is WorkflowStatus.SUCCESS
     assert jobs_core.CALLS[token] == ["x", "x"]
 
 
 # --- Failure --------------------------------------------------------------------------------------
 
 
-def test_failure_stops_everything(executor, token):
+def test_failure_stops_everything(local_executor, token):
     workflow = Workflow(Chain(fail_with(token, {"why": "bad input"}), record(token, "never")))
-    workflow_id, state = run_to_end(executor, workflow)
+    workflow_id, state = run_to_end(local_executor, workflow)
     assert state.status is WorkflowStatus.FAILURE
-    first, second = executor.job_state(workflow_id, "1"), executor.job_state(workflow_id, "2")
+    first, second = local_executor.job_state(workflow_id, "1"), local_executor.job_state(workflow_id, "2")
     assert first.status is JobStatus.FAILURE
     assert first.result == {"why": "bad input"}
     assert "job 1" in first.exception and "fail_with" in first.exception and "bad input" in first.exception
     assert second.status is JobStatus.PENDING
     assert second.is_finished is False
-    assert executor.progress(workflow_id) == (1, 2)
+    assert local_executor.progress(workflow_id) == (1, 2)
     assert jobs_core.CALLS[token] == ["fail_with"]
-    assert executor.outputs(workflow_id) == {}
+    assert local_executor.outputs(workflow_id) == {}
 
 
-def test_failure_in_a_group_lets_siblings_finish_and_nothing_downstream_start(executor, token):
+def test_failure_in_a_group_lets_siblings_finish_and_nothing_downstream_start(local_executor, token):
     workflow = Workflow(Chain(Group(fail_with(token, "x"), record(token, "sibling")), record(token, "after")))
-    workflow_id, state = run_to_end(executor, workflow)
+    workflow_id, state = run_to_end(local_executor, workflow)
     assert state.status is WorkflowStatus.FAILURE
-    states = executor.job_states(workflow_id)
+    states = local_executor.job_states(workflow_id)
     assert [states[i].status for i in ("1", "2", "3")] == [JobStatus.FAILURE, JobStatus.SUCCESS, JobStatus.PENDING]
     assert "after" not in jobs_core.CALLS[token]
-    assert executor.progress(workflow_id) == (2, 3)
+    assert local_executor.progress(workflow_id) == (2, 3)
 
 
-def test_failure_lets_an_independent_check_later_sibling_go_on(executor, token, clock):
+def test_failure_lets_an_independent_check_later_sibling_go_on(local_executor, token, clock):
     workflow = Workflow(Group(fail_with(token, "x"), count_in_context(token, 3)))
-    workflow_id, state = run_to_end(executor, workflow)
+    workflow_id, state = run_to_end(local_executor, workflow)
     assert state.status is WorkflowStatus.FAILURE
-    checker = executor.job_state(workflow_id, "2")
+    checker = local_executor.job_state(workflow_id, "2")
     assert checker.status is JobStatus.SUCCESS
     assert checker.checks == 3
     assert len(jobs_core.CALLS[token]) == 5  # fail_with once, the checker four times
 
 
-def test_fail_fast_stops_a_waiting_check_later_sibling(executor, token, clock):
+def test_fail_fast_stops_a_waiting_check_later_sibling(local_executor, token, clock):
     workflow = Workflow(Group(fail_with(token, "x"), count_in_context(token, 3)), fail_fast=True)
-    workflow_id, state = run_to_end(executor, workflow)
+    workflow_id, state = run_to_end(local_executor, workflow)
     assert state.status is WorkflowStatus.FAILURE
     assert len(jobs_core.CALLS[token]) == 2  # fail_with once, the checker once: nothing after the failure
-    checker = executor.job_state(workflow_id, "2")
+    checker = local_executor.job_state(workflow_id, "2")
     if checker.status is JobStatus.PENDING:  # its first check had returned before the failure was settled
         assert checker.checks == 1
     else:  # its first check was still running: it ends failed, as Airflow fails running tasks
@@ -184,10 +184,10 @@ def test_fail_fast_stops_a_waiting_check_later_sibling(executor, token, clock):
 # --- Retry ----------------------------------------------------------------------------------------
 
 
-def test_retry_until_the_cap_then_fail(executor, token, clock):
-    workflow_id, state = run_to_end(executor, Workflow(always_retry(token, 3, 10, 20)))
+def test_retry_until_the_cap_then_fail(local_executor, token, clock):
+    workflow_id, state = run_to_end(local_executor, Workflow(always_retry(token, 3, 10, 20)))
     assert state.status is WorkflowStatus.FAILURE
-    job_state = executor.job_state(workflow_id, "1")
+    job_state = local_executor.job_state(workflow_id, "1")
     assert job_state.status is JobStatus.FAILURE
     assert job_state.retries == 3
     assert job_state.checks == 0
@@ -198,9 +198,9 @@ def test_retry_until_the_cap_then_fail(executor, token, clock):
     assert [retries for _, retries in calls] == [0, 1, 2, 3]  # job_state.retries as the job saw it
 
 
-def test_retry_delays_are_drawn_within_bounds_from_the_rng(executor, token, clock, mocker, rng):
+def test_retry_delays_are_drawn_within_bounds_from_the_rng(local_executor, token, clock, mocker, rng):
     uniform = mocker.spy(rng, "uniform")
-    run_to_end(executor, Workflow(always_retry(token, 3, 10, 20)))
+    run_to_end(local_executor, Workflow(always_retry(token, 3, 10, 20)))
     assert uniform.call_count == 3
     assert all(call.args == (10, 20) for call in uniform.call_args_list)
     times = [when for when, _ in jobs_core.CALLS[token]]
@@ -211,36 +211,36 @@ def test_retry_delays_are_drawn_within_bounds_from_the_rng(executor, token, cloc
     assert clock.now() == pytest.approx(times[-1])
 
 
-def test_retry_delays_follow_the_rng_exactly(executor, token, clock, mocker, rng):
+def test_retry_delays_follow_the_rng_exactly(local_executor, token, clock, mocker, rng):
     mocker.patch.object(rng, "uniform", side_effect=[1.5, 4.0, 2.5])
-    run_to_end(executor, Workflow(always_retry(token, 3)))
+    run_to_end(local_executor, Workflow(always_retry(token, 3)))
     assert [call.args for call in rng.uniform.call_args_list] == [(1, 5)] * 3  # the default bounds
     assert [when for when, _ in jobs_core.CALLS[token]] == pytest.approx([0, 1.5, 5.5, 8.0])
 
 
-def test_retry_with_max_retries_zero_fails_at_once(executor, token):
-    workflow_id, state = run_to_end(executor, Workflow(always_retry(token, 0, 0, 0)))
+def test_retry_with_max_retries_zero_fails_at_once(local_executor, token):
+    workflow_id, state = run_to_end(local_executor, Workflow(always_retry(token, 0, 0, 0)))
     assert state.status is WorkflowStatus.FAILURE
-    assert executor.job_state(workflow_id, "1").retries == 0
+    assert local_executor.job_state(workflow_id, "1").retries == 0
     assert len(jobs_core.CALLS[token]) == 1
 
 
-def test_retry_then_success(executor, clock):
-    workflow_id, state = run_to_end(executor, flaky_workflow(succeed_on_try=3))
+def test_retry_then_success(local_executor, clock):
+    workflow_id, state = run_to_end(local_executor, flaky_workflow(succeed_on_try=3))
     assert state.status is WorkflowStatus.SUCCESS
-    caller = executor.job_state(workflow_id, "1")
+    caller = local_executor.job_state(workflow_id, "1")
     assert (caller.status, caller.retries, caller.checks) == (JobStatus.SUCCESS, 2, 0)
-    assert executor.outputs(workflow_id)["payload"] == [{"answered_on_try": 3}]
+    assert local_executor.outputs(workflow_id)["payload"] == [{"answered_on_try": 3}]
     assert 2 <= clock.now() <= 6  # two delays drawn from [1, 3]
 
 
 # --- CheckLater -----------------------------------------------------------------------------------
 
 
-def test_check_later_keeps_its_context_and_is_not_a_retry(executor, token, clock):
-    workflow_id, state = run_to_end(executor, Workflow(count_in_context(token, 3)))
+def test_check_later_keeps_its_context_and_is_not_a_retry(local_executor, token, clock):
+    workflow_id, state = run_to_end(local_executor, Workflow(count_in_context(token, 3)))
     assert state.status is WorkflowStatus.SUCCESS
-    job_state = executor.job_state(workflow_id, "1")
+    job_state = local_executor.job_state(workflow_id, "1")
     assert job_state.status is JobStatus.SUCCESS
     assert job_state.checks == 3
     assert job_state.retries == 0
@@ -250,41 +250,41 @@ def test_check_later_keeps_its_context_and_is_not_a_retry(executor, token, clock
     assert clock.now() == 15  # three checks, 5 virtual seconds apart
 
 
-def test_check_later_finishes_once_a_parallel_job_creates_the_file(executor, tmp_path, event_name):
+def test_check_later_finishes_once_a_parallel_job_creates_the_file(local_executor, tmp_path, event_name):
     path = str(tmp_path / "ready.txt")
     workflow = Workflow(Group(wait_for_file(path, event_name), create_file_after(path, "hello", event_name)))
-    workflow_id, state = run_to_end(executor, workflow)
+    workflow_id, state = run_to_end(local_executor, workflow)
     assert state.status is WorkflowStatus.SUCCESS
-    waiter = executor.job_state(workflow_id, "1")
+    waiter = local_executor.job_state(workflow_id, "1")
     assert waiter.result == "hello"
     assert waiter.checks == 1
-    assert executor.outputs(workflow_id) == {"contents": ["hello"]}
+    assert local_executor.outputs(workflow_id) == {"contents": ["hello"]}
 
 
-def test_check_later_finishes_once_the_virtual_clock_passes_a_time(executor, token, clock):
-    workflow_id, state = run_to_end(executor, Workflow(wait_until(token, 20)))
+def test_check_later_finishes_once_the_virtual_clock_passes_a_time(local_executor, token, clock):
+    workflow_id, state = run_to_end(local_executor, Workflow(wait_until(token, 20)))
     assert state.status is WorkflowStatus.SUCCESS
     assert jobs_core.CALLS[token] == [0, 7, 14, 21]
-    job_state = executor.job_state(workflow_id, "1")
+    job_state = local_executor.job_state(workflow_id, "1")
     assert (job_state.checks, job_state.retries, job_state.result) == (3, 0, 21)
 
 
 # --- bad returns and exceptions ------------------------------------------------------------------
 
 
-def test_non_job_result_return_fails_with_invalid_job_return(executor):
-    workflow_id, state = run_to_end(executor, Workflow(Chain(noop(), return_garbage())))
+def test_non_job_result_return_fails_with_invalid_job_return(local_executor):
+    workflow_id, state = run_to_end(local_executor, Workflow(Chain(noop(), return_garbage())))
     assert state.status is WorkflowStatus.FAILURE
-    job_state = executor.job_state(workflow_id, "2")
+    job_state = local_executor.job_state(workflow_id, "2")
     assert job_state.status is JobStatus.FAILURE
     for part in ("InvalidJobReturn", "job 2", "tests.scenario_jobs.return_garbage", "42"):
         assert part in job_state.exception, part
 
 
-def test_exception_traceback_is_kept(executor):
-    workflow_id, state = run_to_end(executor, Workflow(explode("kaboom")))
+def test_exception_traceback_is_kept(local_executor):
+    workflow_id, state = run_to_end(local_executor, Workflow(explode("kaboom")))
     assert state.status is WorkflowStatus.FAILURE
-    job_state = executor.job_state(workflow_id, "1")
+    job_state = local_executor.job_state(workflow_id, "1")
     assert job_state.status is JobStatus.FAILURE
     assert job_state.exception.startswith("Traceback (most recent call last)")
     assert "ValueError: kaboom" in job_state.exception
@@ -292,24 +292,24 @@ def test_exception_traceback_is_kept(executor):
     assert job_state.result is None
 
 
-def test_non_json_safe_success_value_fails_the_job(executor):
-    workflow_id, state = run_to_end(executor, Workflow(return_unstorable()))
+def test_non_json_safe_success_value_fails_the_job(local_executor):
+    workflow_id, state = run_to_end(local_executor, Workflow(return_unstorable()))
     assert state.status is WorkflowStatus.FAILURE
-    job_state = executor.job_state(workflow_id, "1")
+    job_state = local_executor.job_state(workflow_id, "1")
     assert job_state.status is JobStatus.FAILURE
     for part in ("job 1", "tests.scenario_jobs.return_unstorable", "output 'value'", "set"):
         assert part in job_state.exception, part
-    assert executor.outputs(workflow_id) == {}
+    assert local_executor.outputs(workflow_id) == {}
 
 
 # --- inputs ---------------------------------------------------------------------------------------
 
 
-def test_reserved_inputs_reach_the_job(executor):
+def test_reserved_inputs_reach_the_job(local_executor):
     workflow = Workflow(Chain(noop(), introspect()))
-    workflow_id, state = run_to_end(executor, workflow)
+    workflow_id, state = run_to_end(local_executor, workflow)
     assert state.status is WorkflowStatus.SUCCESS
-    info = executor.job_state(workflow_id, "2").result
+    info = local_executor.job_state(workflow_id, "2").result
     assert info["job_id"] == "2"
     assert info["workflow_id"] == workflow_id
     assert info["workflow_type"] == "Workflow"
@@ -322,7 +322,7 @@ def test_reserved_inputs_reach_the_job(executor):
     assert info["workflow_state_status"] == "running"
 
 
-def test_group_outputs_reach_a_list_consumer_in_graph_order_not_finish_order(executor, token, event_name):
+def test_group_outputs_reach_a_list_consumer_in_graph_order_not_finish_order(local_executor, token, event_name):
     workflow = Workflow(
         Chain(
             Group(
@@ -333,99 +333,108 @@ def test_group_outputs_reach_a_list_consumer_in_graph_order_not_finish_order(exe
             Group(count(), join_items()),
         )
     )
-    workflow_id, state = run_to_end(executor, workflow)
+    workflow_id, state = run_to_end(local_executor, workflow)
     assert state.status is WorkflowStatus.SUCCESS
     assert jobs_core.CALLS[token][-1] == "first"  # it finished last ...
-    outputs = executor.outputs(workflow_id)
+    outputs = local_executor.outputs(workflow_id)
     assert outputs["words"] == ["first", "second", "third"]  # ... yet comes first
     assert outputs["joined"] == ["first second third"]
     assert outputs["count"] == [3]
 
 
-def test_renamed_inputs_arrive(executor):
+def test_renamed_inputs_arrive(local_executor):
     workflow = Workflow(Chain(Group(uppercase("a"), uppercase("b"), produce(21)), Group(join_items(), double())))
-    workflow_id, state = run_to_end(executor, workflow)
+    workflow_id, state = run_to_end(local_executor, workflow)
     assert state.status is WorkflowStatus.SUCCESS
-    assert executor.outputs(workflow_id) == {"words": ["A", "B"], "value": [21], "joined": ["A B"], "double": [42]}
+    assert local_executor.outputs(workflow_id) == {
+        "words": ["A", "B"],
+        "value": [21],
+        "joined": ["A B"],
+        "double": [42],
+    }
 
 
 # --- ON_FINISHED ----------------------------------------------------------------------------------
 
 
-def test_on_finished_runs_after_success_with_the_final_status(executor):
+def test_on_finished_runs_after_success_with_the_final_status(local_executor):
     workflow = Workflow(Group(produce(1), produce(2))).on(ON_FINISHED, report())
-    workflow_id, state = run_to_end(executor, workflow)
+    workflow_id, state = run_to_end(local_executor, workflow)
     assert state.status is WorkflowStatus.SUCCESS
     (callback_id,) = workflow.callback_ids()
-    callback = executor.job_state(workflow_id, callback_id)
+    callback = local_executor.job_state(workflow_id, callback_id)
     assert callback.status is JobStatus.SUCCESS
     assert callback.result == {"status": "success", "values": [1, 2]}
-    assert executor.progress(workflow_id) == (2, 2)  # callbacks aside
+    assert local_executor.progress(workflow_id) == (2, 2)  # callbacks aside
 
 
-def test_on_finished_runs_after_failure_with_the_final_status(executor, token):
+def test_on_finished_runs_after_failure_with_the_final_status(local_executor, token):
     workflow = Workflow(Chain(produce(1), fail_with(token, "x"), produce(3))).on(ON_FINISHED, report())
-    workflow_id, state = run_to_end(executor, workflow)
+    workflow_id, state = run_to_end(local_executor, workflow)
     assert state.status is WorkflowStatus.FAILURE
-    callback = executor.job_state(workflow_id, workflow.callback_ids()[0])
+    callback = local_executor.job_state(workflow_id, workflow.callback_ids()[0])
     assert callback.status is JobStatus.SUCCESS
     assert callback.result == {"status": "failure", "values": [1]}
-    assert executor.job_state(workflow_id, "3").status is JobStatus.PENDING
+    assert local_executor.job_state(workflow_id, "3").status is JobStatus.PENDING
 
 
-def test_a_failing_callback_does_not_change_the_outcome(executor):
+def test_a_failing_callback_does_not_change_the_outcome(local_executor):
     workflow = Workflow(noop()).on(ON_FINISHED, explode("in callback")).on(ON_FINISHED, noop())
-    workflow_id, state = run_to_end(executor, workflow)
+    workflow_id, state = run_to_end(local_executor, workflow)
     assert state.status is WorkflowStatus.SUCCESS
     first, second = workflow.callback_ids()
-    assert executor.job_state(workflow_id, first).status is JobStatus.FAILURE
-    assert "in callback" in executor.job_state(workflow_id, first).exception
-    assert executor.job_state(workflow_id, second).status is JobStatus.SUCCESS
+    assert local_executor.job_state(workflow_id, first).status is JobStatus.FAILURE
+    assert "in callback" in local_executor.job_state(workflow_id, first).exception
+    assert local_executor.job_state(workflow_id, second).status is JobStatus.SUCCESS
 
 
 # --- run bookkeeping: clear, [], del, wait, unknown ids -----------------------------------------
 
 
-def test_clear_forgets_a_finished_run(executor):
-    workflow_id, _ = run_to_end(executor, Workflow(noop()))
-    executor.clear(workflow_id)
+def test_clear_forgets_a_finished_run(local_executor):
+    workflow_id, _ = run_to_end(local_executor, Workflow(noop()))
+    local_executor.clear(workflow_id)
     with pytest.raises(WorkflowDoesNotExist):
-        executor.workflow_state(workflow_id)
+        local_executor.workflow_state(workflow_id)
     with pytest.raises(WorkflowDoesNotExist):
-        executor.job_states(workflow_id)
+        local_executor.job_states(workflow_id)
 
 
-def test_clear_and_del_refuse_a_running_run_and_wait_without_blocking(executor, event_name):
+def test_clear_and_del_refuse_a_running_run_and_wait_without_blocking(local_executor, event_name):
     workflow = Workflow(Chain(block_until(event_name), noop()))
-    workflow_id = executor.run(workflow)
+    workflow_id = local_executor.run(workflow)
     try:
         with pytest.raises(WorkflowNotFinished):
-            executor.clear(workflow_id)
+            local_executor.clear(workflow_id)
         with pytest.raises(WorkflowNotFinished):
-            del executor[workflow_id]
-        state = executor.wait(workflow_id, block=False)
+            del local_executor[workflow_id]
+        state = local_executor.wait(workflow_id, block=False)
         assert state.status is WorkflowStatus.RUNNING
         assert state.is_finished is False
         with pytest.raises(TimeoutError):
-            executor.wait(workflow_id, timeout=0.05)
-        assert executor.progress(workflow_id) == (0, 2)
+            local_executor.wait(workflow_id, timeout=0.05)
+        assert local_executor.progress(workflow_id) == (0, 2)
     finally:
         jobs_core.EVENTS[event_name].set()
-    assert executor.wait(workflow_id, timeout=TIMEOUT).status is WorkflowStatus.SUCCESS
-    assert executor.wait(workflow_id, block=False).status is WorkflowStatus.SUCCESS
-    executor.clear(workflow_id)
+    assert local_executor.wait(workflow_id, timeout=TIMEOUT).status is WorkflowStatus.SUCCESS
+    assert local_executor.wait(workflow_id, block=False).status is WorkflowStatus.SUCCESS
+    local_executor.clear(workflow_id)
     with pytest.raises(WorkflowDoesNotExist):
-        executor.wait(workflow_id, block=False)
+        local_executor.wait(workflow_id, block=False)
 
 
-def test_item_access_and_deletion(executor):
+def test_item_access_and_deletion(local_executor):
     workflow = words_workflow()
-    workflow_id, _ = run_to_end(executor, workflow)
-    assert executor[workflow_id] == executor.workflow_state(workflow_id) == WorkflowState(WorkflowStatus.SUCCESS)
-    assert executor.workflow(workflow_id) is workflow
-    del executor[workflow_id]
+    workflow_id, _ = run_to_end(local_executor, workflow)
+    assert (
+        local_executor[workflow_id]
+        == local_executor.workflow_state(workflow_id)
+        == WorkflowState(WorkflowStatus.SUCCESS)
+    )
+    assert local_executor.workflow(workflow_id) is workflow
+    del local_executor[workflow_id]
     with pytest.raises(WorkflowDoesNotExist):
-        executor[workflow_id]
+        local_executor[workflow_id]
 
 
 @pytest.mark.parametrize(
@@ -457,22 +466,22 @@ def test_item_access_and_deletion(executor):
         "delitem",
     ],
 )
-def test_unknown_id_raises_workflow_does_not_exist(executor, call):
+def test_unknown_id_raises_workflow_does_not_exist(local_executor, call):
     with pytest.raises(WorkflowDoesNotExist, match="no-such-run"):
-        call(executor, "no-such-run")
+        call(local_executor, "no-such-run")
 
 
-def test_workflow_does_not_exist_is_a_key_error(executor):
+def test_workflow_does_not_exist_is_a_key_error(local_executor):
     with pytest.raises(KeyError):
-        executor.workflow_state("no-such-run")
+        local_executor.workflow_state("no-such-run")
 
 
-def test_states_handed_out_are_copies(executor, token):
-    workflow_id, _ = run_to_end(executor, Workflow(count_in_context(token, 1)))
-    handed = executor.job_state(workflow_id, "1")
+def test_states_handed_out_are_copies(local_executor, token):
+    workflow_id, _ = run_to_end(local_executor, Workflow(count_in_context(token, 1)))
+    handed = local_executor.job_state(workflow_id, "1")
     handed.context["counter"] = 99
     handed.status = JobStatus.FAILURE
-    again = executor.job_state(workflow_id, "1")
+    again = local_executor.job_state(workflow_id, "1")
     assert again.context == {"counter": 1}
     assert again.status is JobStatus.SUCCESS
 
@@ -550,7 +559,9 @@ def test_state_deserialize_of_a_dict_with_mixed_unknown_keys_raises_invalid_work
         WorkflowState.deserialize(data)
 
 
-def test_an_error_of_the_executor_itself_fails_the_job_it_was_handling_and_the_run_goes_on(executor, token, mocker):
+def test_an_error_of_the_executor_itself_fails_the_job_it_was_handling_and_the_run_goes_on(
+    local_executor, token, mocker
+):
     """Nothing unrecorded: should settling a job's result raise (here the one-line log), that job fails with
     the traceback, the independent job still runs and the ON_FINISHED callback still runs."""
     real_summarize = local_module.summarize
@@ -563,9 +574,9 @@ def test_an_error_of_the_executor_itself_fails_the_job_it_was_handling_and_the_r
     mocker.patch.object(local_module, "summarize", side_effect=summarize)
     workflow = Workflow(Group(record(token, "first"), record(token, "second")))
     workflow.on(Workflow.Callbacks.ON_FINISHED, report())
-    workflow_id, state = run_to_end(executor, workflow)
+    workflow_id, state = run_to_end(local_executor, workflow)
 
-    states = executor.job_states(workflow_id)
+    states = local_executor.job_states(workflow_id)
     assert state.status is WorkflowStatus.FAILURE
     assert states["1"].status is JobStatus.FAILURE
     assert "the LocalExecutor failed while handling job 1" in states["1"].exception
