@@ -531,6 +531,12 @@ def dag_read_dependency(entity: str) -> Any:
     return requires_access_dag("GET", DagAccessEntity[entity])
 
 
+#: Where Airflow 3.0's UI keeps the login: its first page moves the ``_token`` cookie into this key of the
+#: browser's localStorage and expires the cookie, so a page of the view opened after one of the UI's finds
+#: no login cookie. None from 3.1 on, whose UI leaves the cookie in place.
+UI_LOGIN_STORAGE_KEY = "token" if AIRFLOW_MINOR < (3, 1) else None
+
+
 def accept_login_cookie(app: Any) -> None:
     """Let the FastAPI ``app`` take Airflow's login cookie as a bearer token where ``GetUserDep`` reads only the header.
 
@@ -705,7 +711,7 @@ def run_params(dag: Any, dag_run: Any) -> dict[str, Any]:
 def import_errors(session: Session) -> list[tuple[str, str | None, str, datetime | None]]:
     """``(file, bundle, stacktrace, timestamp)`` of each DAG file the dag-processor failed to import, by file.
 
-    ``file`` is relative to its bundle's folder.
+    ``file`` is relative to its bundle's folder since 3.1, and the file's absolute path on 3.0.
     """
     from sqlalchemy import select
 
@@ -715,8 +721,15 @@ def import_errors(session: Session) -> list[tuple[str, str | None, str, datetime
     return [(file, bundle, stacktrace or "", when) for file, bundle, stacktrace, when in session.execute(query)]
 
 
+def dag_file_column() -> Any:
+    """The column of Airflow's DAG table that names a DAG's file as import errors name it (see ``import_errors``)."""
+    from airflow.models.dag import DagModel
+
+    return DagModel.relative_fileloc if AIRFLOW_MINOR >= (3, 1) else DagModel.fileloc
+
+
 def dags_of_files(session: Session, files: Iterable[str], tag: str) -> dict[tuple[str | None, str], dict[str, bool]]:
-    """The DAGs the dag-processor last loaded from each of ``files`` (relative to their bundles), by ``(bundle, file)``.
+    """The DAGs the dag-processor last loaded from each of ``files`` (named as in ``import_errors``), by bundle and file.
 
     Each DAG id maps to whether the DAG is tagged ``tag``.
     """
@@ -724,9 +737,10 @@ def dags_of_files(session: Session, files: Iterable[str], tag: str) -> dict[tupl
 
     from airflow.models.dag import DagModel, DagTag
 
+    file_column = dag_file_column()
     tagged = select(DagTag.dag_id).where(DagTag.name == tag)
-    query = select(DagModel.bundle_name, DagModel.relative_fileloc, DagModel.dag_id, DagModel.dag_id.in_(tagged)).where(
-        DagModel.relative_fileloc.in_(list(files))
+    query = select(DagModel.bundle_name, file_column, DagModel.dag_id, DagModel.dag_id.in_(tagged)).where(
+        file_column.in_(list(files))
     )
     found: dict[tuple[str | None, str], dict[str, bool]] = {}
     for bundle, file, dag_id, is_tagged in session.execute(query):
@@ -735,7 +749,7 @@ def dags_of_files(session: Session, files: Iterable[str], tag: str) -> dict[tupl
 
 
 def dag_file_start(bundle: str | None, file: str, limit: int) -> str | None:
-    """The first ``limit`` characters of a DAG file, or None when this process cannot read it.
+    """The first ``limit`` characters of a DAG file (named as in ``import_errors``), or None when this process cannot.
 
     The file is looked for where this machine keeps its bundle; a bundle it cannot open (a Git bundle whose
     connection only the dag-processor has, say) or a file it does not have counts as unreadable.

@@ -134,6 +134,15 @@ def test_the_ui_has_the_pages_the_view_links_to():
     assert compat.ui_page(dag_id="d", run_id="r", task_id="t", try_number=2) == "dags/d/runs/r/tasks/t?try_number=2"
 
 
+def test_the_ui_takes_the_login_cookie_into_local_storage_exactly_where_ui_login_storage_key_says():
+    """UI_LOGIN_STORAGE_KEY: 3.0's UI expires the ``_token`` cookie once it has stored the login; 3.1+ keeps it."""
+    bundle = ui_bundle()
+    expires_cookie = re.search(r"[\"`]_token=; expires=", bundle) is not None
+    assert expires_cookie == (compat.UI_LOGIN_STORAGE_KEY is not None)
+    if compat.UI_LOGIN_STORAGE_KEY:
+        assert f'="{compat.UI_LOGIN_STORAGE_KEY}"' in bundle and "localStorage.setItem(" in bundle
+
+
 @pytest.mark.skipif(not compat.HAS_EXTERNAL_VIEWS, reason="no external views before 3.1")
 def test_the_ui_fills_in_the_dag_and_run_ids_of_a_run_tabs_href():
     """The run tab's href: the UI replaces ``{DAG_ID}`` and ``{RUN_ID}`` (URL-encoded since 3.2)."""
@@ -350,7 +359,11 @@ def test_serialized_tasks_keep_their_jobs_arguments_and_runs_get_the_dags_params
 
 
 def test_import_errors_and_the_dags_of_their_files_are_read_from_the_database(session, dag_run, auth_manager):
-    """import_errors: ParseImportError rows; dags_of_files: DagModel by bundle and relative file; dag_file_start."""
+    """import_errors: ParseImportError rows; dags_of_files: DagModel by bundle and file column; dag_file_start.
+
+    An import error names its file as Airflow's DAG table names the file of a DAG (dag_file_column): relative
+    to the bundle since 3.1, the absolute path on 3.0 (the browser test sees the dag-processor do so).
+    """
     from datetime import datetime, timezone
 
     from sqlalchemy import delete, select
@@ -359,7 +372,7 @@ def test_import_errors_and_the_dags_of_their_files_are_read_from_the_database(se
     from airflow.models.errors import ParseImportError
 
     bundle, file = session.execute(
-        select(DagModel.bundle_name, DagModel.relative_fileloc).where(DagModel.dag_id == DAG_ID)
+        select(DagModel.bundle_name, compat.dag_file_column()).where(DagModel.dag_id == DAG_ID)
     ).one()
     when = datetime.now(timezone.utc)
     session.add(ParseImportError(filename=file, bundle_name=bundle, stacktrace="SyntaxError: no", timestamp=when))

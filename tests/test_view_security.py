@@ -560,7 +560,7 @@ def import_errors(auth_manager, words_run, many_run) -> Iterator[dict[str, str]]
     from airflow.sdk.log import mask_secret
     from airflow.utils.session import create_session
 
-    from hymir_airflow.compat import config
+    from hymir_airflow.compat import config, dag_file_column
 
     known = f"known-{uuid.uuid4().hex}"
     mask_secret(known)
@@ -573,7 +573,7 @@ def import_errors(auth_manager, words_run, many_run) -> Iterator[dict[str, str]]
         (folder / name).write_text(text)
     with create_session() as session:
         bundle, shared = session.execute(
-            select(DagModel.bundle_name, DagModel.relative_fileloc).where(DagModel.dag_id == DAG_ID)
+            select(DagModel.bundle_name, dag_file_column()).where(DagModel.dag_id == DAG_ID)
         ).one()
         errors = {
             "view_imports_hymir.py": f"ModuleNotFoundError: No module named 'gone_jobs' (password {known})",
