@@ -13,10 +13,12 @@ import atexit
 import functools
 import json
 import logging
+import os
 import tempfile
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 
 import airflow
 
@@ -42,7 +44,10 @@ AIRFLOW_MINOR = _minor(airflow.__version__)
 HAS_TASK_STATE_STORE = AIRFLOW_MINOR >= (3, 3)
 HAS_RETRY_POLICY = AIRFLOW_MINOR >= (3, 3)
 
-#: Airflow 3.1 brought ``external_views`` for plugins (the Hymir page in the nav and run tabs).
+#: Airflow 3.1 brought ``external_views`` for plugins (the Hymir page in the nav and run tabs). The UI
+#: puts a run's ids into the ``{DAG_ID}`` and ``{RUN_ID}`` of a run tab's href URL-encoded since 3.2 and
+#: as they are on 3.1, which comes to the same for every run id that ``[scheduler] allowed_run_id_pattern``
+#: lets through by default (letters, digits and ``_.~:+-``).
 HAS_EXTERNAL_VIEWS = AIRFLOW_MINOR >= (3, 1)
 
 
@@ -492,6 +497,25 @@ def airflow_plugin_class() -> type[AirflowPlugin]:
     return AirflowPlugin
 
 
+def ui_page(
+    dag_id: str | None = None, run_id: str | None = None, task_id: str | None = None, try_number: int | None = None
+) -> str:
+    """A page of the Airflow UI, as a path below the UI's base (its ``<base href>``), for the view's links.
+
+    The DAG's page (with its grid), a run's, or a task instance's, which shows the log of try ``try_number``; with
+    no DAG, the UI's home page, which lists the DAG files that failed to import. The UI's router has these routes
+    on every minor from 3.0 to 3.3.
+    """
+    parts = [
+        part
+        for key, value in (("dags", dag_id), ("runs", run_id), ("tasks", task_id))
+        if value is not None
+        for part in (key, value)
+    ]
+    path = "/".join(quote(part, safe="") for part in parts)
+    return f"{path}?{urlencode({'try_number': try_number})}" if try_number else path
+
+
 def new_dag_bag() -> Any:
     """A cache of serialized DAGs made as the api-server makes its own, for the view's ``app.state.dag_bag``."""
     from airflow.api_fastapi.common.dagbag import create_dag_bag
@@ -526,6 +550,12 @@ def dag_read_dependency(entity: str) -> Any:
     from airflow.api_fastapi.core_api.security import requires_access_dag
 
     return requires_access_dag("GET", DagAccessEntity[entity])
+
+
+#: Where Airflow 3.0's UI keeps the login: its first page moves the ``_token`` cookie into this key of the
+#: browser's localStorage and expires the cookie, so a page of the view opened after one of the UI's finds
+#: no login cookie. None from 3.1 on, whose UI leaves the cookie in place.
+UI_LOGIN_STORAGE_KEY = "token" if AIRFLOW_MINOR < (3, 1) else None
 
 
 def accept_login_cookie(app: Any) -> None:
@@ -583,6 +613,18 @@ def run_readable_dag_ids(user: Any, dag_ids: Iterable[str]) -> set[str]:
         for dag_id, details in _dag_details(list(dag_ids)).items()
         if manager.is_authorized_dag(method="GET", access_entity=DagAccessEntity.RUN, details=details, user=user)
     }
+
+
+def may_read_import_errors(user: Any) -> bool:
+    """Whether ``user`` may see the DAG files that failed to import (Airflow's import-errors view)."""
+    from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
+
+    return _auth_manager().is_authorized_view(access_view=AccessView.IMPORT_ERRORS, user=user)
+
+
+def may_read_every_dag(user: Any) -> bool:
+    """Whether ``user`` may read every DAG, also those not loaded yet (what Airflow asks before it shows any error)."""
+    return _auth_manager().is_authorized_dag(method="GET", user=user)
 
 
 def _dag_details(dag_ids: list[str]) -> dict[str, Any]:
@@ -671,6 +713,79 @@ def dag_of_run(session: Session, dag_bag: Any, dag_run: Any) -> Any:
     if dag is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"The Dag with ID: `{dag_run.dag_id}` was not found")
     return dag
+
+
+def job_arguments(task: Any) -> tuple[Any, Any]:
+    """The positional and keyword arguments of a serialized task's job, as Airflow kept them.
+
+    They are the operator's template fields ``job_args`` and ``job_kwargs``: lists and dicts as given (3.1+ sorts
+    the keys), or Airflow's text "Truncated. ..." in place of one longer than ``[core] max_templated_field_length``.
+    """
+    return getattr(task, "job_args", []), getattr(task, "job_kwargs", {})
+
+
+def run_params(dag: Any, dag_run: Any) -> dict[str, Any]:
+    """The params a run's tasks get: the serialized DAG's defaults, overridden by the run's conf."""
+    return {**dag.params.dump(), **(dag_run.conf or {})}
+
+
+def import_errors(session: Session) -> list[tuple[str, str | None, str, datetime | None]]:
+    """``(file, bundle, stacktrace, timestamp)`` of each DAG file the dag-processor failed to import, by file.
+
+    ``file`` is relative to its bundle's folder since 3.1, and the file's absolute path on 3.0.
+    """
+    from sqlalchemy import select
+
+    from airflow.models.errors import ParseImportError as Error
+
+    query = select(Error.filename, Error.bundle_name, Error.stacktrace, Error.timestamp).order_by(Error.filename)
+    # Airflow records every import error with the file it came from (the column is nullable in the model only).
+    return [(file or "", bundle, stacktrace or "", when) for file, bundle, stacktrace, when in session.execute(query)]
+
+
+def dag_file_column() -> Any:
+    """The column of Airflow's DAG table that names a DAG's file as import errors name it (see ``import_errors``)."""
+    from airflow.models.dag import DagModel
+
+    return DagModel.relative_fileloc if AIRFLOW_MINOR >= (3, 1) else DagModel.fileloc
+
+
+def dags_of_files(session: Session, files: Iterable[str], tag: str) -> dict[tuple[str | None, str], dict[str, bool]]:
+    """The DAGs the dag-processor last loaded from each of ``files`` (named as in ``import_errors``), by bundle, file.
+
+    Each DAG id maps to whether the DAG is tagged ``tag``.
+    """
+    from sqlalchemy import select
+
+    from airflow.models.dag import DagModel, DagTag
+
+    file_column = dag_file_column()
+    tagged = select(DagTag.dag_id).where(DagTag.name == tag)
+    query = select(DagModel.bundle_name, file_column, DagModel.dag_id, DagModel.dag_id.in_(tagged)).where(
+        file_column.in_(list(files))
+    )
+    found: dict[tuple[str | None, str], dict[str, bool]] = {}
+    for bundle, file, dag_id, is_tagged in session.execute(query):
+        found.setdefault((bundle, file), {})[dag_id] = bool(is_tagged)
+    return found
+
+
+def dag_file_start(bundle: str | None, file: str, limit: int) -> str | None:
+    """The first ``limit`` characters of a DAG file (named as in ``import_errors``), or None when this process cannot.
+
+    The file is looked for where this machine keeps its bundle; a bundle it cannot open (a Git bundle whose
+    connection only the dag-processor has, say) or a file it does not have counts as unreadable.
+    """
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+
+    if bundle is None:
+        return None
+    try:
+        folder = DagBundlesManager().get_bundle(bundle).path
+        with open(os.path.join(folder, file), encoding="utf-8", errors="replace") as text:
+            return text.read(limit)
+    except Exception:  # any bundle or file this process cannot open is just not read
+        return None
 
 
 def task_instance_totals(session: Session, dag_id: str, run_id: str) -> list[tuple[Any, int, int]]:

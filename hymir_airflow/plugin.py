@@ -2,7 +2,8 @@
 
 It adds the Hymir view to the api-server (a FastAPI app under ``/hymir``) and, on Airflow 3.1+
 (which brought plugins' ``external_views``), a "Hymir" entry to the navigation bar of the Airflow
-UI, which shows that view inside the UI. On 3.0 the view is reached at ``/hymir/`` directly.
+UI and a "Hymir" tab to its DAG-run page, which show that view inside the UI. On 3.0 the view is
+reached at ``/hymir/`` directly.
 
 Every Airflow component loads plugins, task processes included, so this module stays cheap to
 import: the view itself is built on its first request, in the api-server only.
@@ -37,6 +38,15 @@ NAV_ENTRY = {
     "nav_top_level": True,
 }
 
+#: The "Hymir" tab of the Airflow UI's DAG-run page, which shows the view's page of that run: the UI fills in
+#: the run's ids, and lists the tab only when it has a ``url_route`` (one of its own, or it would show the entry).
+RUN_TAB = {
+    "name": "Hymir",
+    "href": "hymir/dags/{DAG_ID}/runs/{RUN_ID}",
+    "url_route": "hymir-run",
+    "destination": "dag_run",
+}
+
 
 class HymirView:
     """The ASGI app of the Hymir view, built from ``hymir_airflow.ui`` when it is first called."""
@@ -57,4 +67,4 @@ class HymirPlugin(AirflowPlugin):
 
     name = "hymir"
     fastapi_apps = [{"app": HymirView(), "url_prefix": URL_PREFIX, "name": "Hymir"}]  # noqa: RUF012 (AirflowPlugin declares a list)
-    external_views = [NAV_ENTRY] if HAS_EXTERNAL_VIEWS else []
+    external_views = [NAV_ENTRY, RUN_TAB] if HAS_EXTERNAL_VIEWS else []

@@ -9,8 +9,10 @@ test of its own.
 """
 
 import dataclasses
+import re
 import uuid
-from urllib.parse import parse_qs, urlsplit
+from pathlib import Path
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
@@ -110,6 +112,69 @@ def test_plugins_have_fastapi_apps_and_external_views_exactly_where_has_external
         f"{'has' if hasattr(plugin_class, 'external_views') else 'has no'} external_views"
     )
     assert bool(HymirPlugin.external_views) == compat.HAS_EXTERNAL_VIEWS
+
+
+def ui_bundle() -> str:
+    """The JavaScript of the installed Airflow UI (its router and pages)."""
+    import airflow
+
+    assets = Path(airflow.__file__).parent / "ui" / "dist" / "assets"
+    return "".join(path.read_text(encoding="utf-8") for path in sorted(assets.glob("index-*.js")))
+
+
+def test_the_ui_has_the_pages_the_view_links_to():
+    """ui_page: the UI's router has the DAG, run and task-instance routes, and the log page reads ``try_number``."""
+    bundle = ui_bundle()
+    for route in ("dags/:dagId", "dags/:dagId/runs/:runId", "dags/:dagId/runs/:runId/tasks/:taskId"):
+        assert re.search(rf"path:[\"`]{re.escape(route)}[\"`]", bundle), f"the UI has no route {route}"
+    assert "try_number" in bundle
+    assert compat.ui_page() == ""
+    assert compat.ui_page(dag_id="d") == "dags/d"
+    assert compat.ui_page(dag_id="d", run_id="manual__1+00:00") == "dags/d/runs/manual__1%2B00%3A00"
+    assert compat.ui_page(dag_id="d", run_id="r", task_id="t", try_number=2) == "dags/d/runs/r/tasks/t?try_number=2"
+
+
+def test_the_ui_takes_the_login_cookie_into_local_storage_exactly_where_ui_login_storage_key_says():
+    """UI_LOGIN_STORAGE_KEY: 3.0's UI expires the ``_token`` cookie once it has stored the login; 3.1+ keeps it."""
+    bundle = ui_bundle()
+    expires_cookie = re.search(r"[\"`]_token=; expires=", bundle) is not None
+    assert expires_cookie == (compat.UI_LOGIN_STORAGE_KEY is not None)
+    if compat.UI_LOGIN_STORAGE_KEY:
+        assert f'="{compat.UI_LOGIN_STORAGE_KEY}"' in bundle and "localStorage.setItem(" in bundle
+
+
+@pytest.mark.skipif(not compat.HAS_EXTERNAL_VIEWS, reason="no external views before 3.1")
+def test_the_ui_fills_in_the_dag_and_run_ids_of_a_run_tabs_href():
+    """The run tab's href: the UI replaces ``{DAG_ID}`` and ``{RUN_ID}`` (URL-encoded since 3.2)."""
+    from hymir_airflow.plugin import RUN_TAB
+
+    bundle = ui_bundle()
+    for placeholder in ("{DAG_ID}", "{RUN_ID}"):
+        assert placeholder in RUN_TAB["href"]
+        filled = re.search(rf"replaceAll\([\"`]{re.escape(placeholder)}[\"`],(encodeURIComponent\()?", bundle)
+        assert filled, f"the UI no longer fills in {placeholder}"
+        assert bool(filled.group(1)) == (compat.AIRFLOW_MINOR >= (3, 2)), f"{placeholder} is encoded differently"
+
+
+def test_the_views_links_to_airflow_start_at_the_ui_base_the_api_server_gives_the_ui(dag_run, admin_login):
+    """The view's Airflow links start where the UI's ``<base href>`` points, also under an ``[api] base_url`` path.
+
+    The view is mounted in an app with a root path as the api-server mounts it in its own, whose UI page
+    (``init_views``) says where the UI's base is.
+    """
+    from airflow.api_fastapi.core_api.app import init_views
+
+    from hymir_airflow.ui.app import create_app
+
+    api_server = FastAPI(root_path="/airflow")
+    api_server.mount("/hymir", create_app())
+    init_views(api_server)
+    client = TestClient(api_server)
+    base = re.search(r'<base href="([^"]*)"', client.get("/airflow/dags").text).group(1)
+    assert base == "/airflow/"
+    page = client.get(f"/airflow/hymir/dags/{DAG_ID}/runs/{quote(dag_run, safe='')}", headers=bearer())
+    assert page.status_code == 200, page.text
+    assert f'href="{base}{compat.ui_page(dag_id=DAG_ID)}"' in page.text
 
 
 # --- The app's dependencies -----------------------------------------------------------------------
@@ -266,6 +331,67 @@ def test_find_dag_run_and_dag_of_run_give_the_run_and_its_serialized_dag(session
     assert jobs == {"uppercase", "uppercase_2", "uppercase_3", "count"}, (
         "the serialized DAG's tasks no longer carry hymir_job_id"
     )
+
+
+def test_serialized_tasks_keep_their_jobs_arguments_and_runs_get_the_dags_params_and_their_conf(session):
+    """job_arguments: the template fields job_args/job_kwargs survive serialization; run_params: defaults + conf."""
+    from airflow.api.common.trigger_dag import trigger_dag
+    from airflow.utils.types import DagRunTriggeredByType
+
+    from hymir import Chain, Workflow
+    from hymir.examples.words import count, uppercase
+    from hymir_airflow import workflow_to_dag
+
+    dag_id = "hymir_contract_arguments"
+    workflow = Workflow(
+        Chain(uppercase("hello"), uppercase(word="x" * 5000), count()), params={"limit": 3, "ask": "no"}
+    )
+    compat.register_dag(workflow_to_dag(workflow, dag_id=dag_id))
+    run_id = f"contract-{uuid.uuid4().hex[:8]}"
+    trigger_dag(dag_id, triggered_by=DagRunTriggeredByType.TEST, run_id=run_id, conf={"limit": 5, "extra": True})
+    run = compat.find_dag_run(session, dag_id, run_id)
+    dag = compat.dag_of_run(session, compat.new_dag_bag(), run)
+    arguments = {task.task_id: compat.job_arguments(task) for task in dag.tasks if task.task_id != "count"}
+    assert arguments["uppercase"] == (["hello"], {})
+    args, kwargs = arguments["uppercase_2"]
+    assert args == [] and isinstance(kwargs, str) and kwargs.startswith("Truncated."), "long arguments are kept whole"
+    assert compat.run_params(dag, run) == {"limit": 5, "ask": "no", "extra": True}
+
+
+def test_import_errors_and_the_dags_of_their_files_are_read_from_the_database(session, dag_run, auth_manager):
+    """import_errors: ParseImportError rows; dags_of_files: DagModel by bundle and file column; dag_file_start.
+
+    An import error names its file as Airflow's DAG table names the file of a DAG (dag_file_column): relative
+    to the bundle since 3.1, the absolute path on 3.0 (the browser test sees the dag-processor do so).
+    """
+    from datetime import datetime, timezone
+
+    from sqlalchemy import delete, select
+
+    from airflow.models.dag import DagModel
+    from airflow.models.errors import ParseImportError
+
+    bundle, file = session.execute(
+        select(DagModel.bundle_name, compat.dag_file_column()).where(DagModel.dag_id == DAG_ID)
+    ).one()
+    when = datetime.now(timezone.utc)
+    session.add(ParseImportError(filename=file, bundle_name=bundle, stacktrace="SyntaxError: no", timestamp=when))
+    session.flush()
+    try:
+        assert (file, bundle, "SyntaxError: no") in [error[:3] for error in compat.import_errors(session)]
+        assert compat.dags_of_files(session, [file], HYMIR_TAG)[(bundle, file)][DAG_ID] is True
+        assert compat.dags_of_files(session, ["no_such_file.py"], HYMIR_TAG) == {}
+    finally:
+        session.execute(delete(ParseImportError).where(ParseImportError.filename == file))
+    written = Path(compat.config().get("core", "dags_folder")) / "contract_start.py"
+    written.write_text("from hymir_airflow import workflow_to_dag\n")
+    try:
+        assert compat.dag_file_start("dags-folder", written.name, 10) == "from hymir"
+        assert compat.dag_file_start("dags-folder", "no_such_file.py", 10) is None
+        assert compat.dag_file_start("no-such-bundle", written.name, 10) is None
+    finally:
+        written.unlink()
+    assert compat.may_read_import_errors(ADMIN) and compat.may_read_every_dag(ADMIN)
 
 
 def test_task_instance_totals_count_the_runs_task_instances_by_state(session, dag_run):

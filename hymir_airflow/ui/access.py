@@ -47,10 +47,15 @@ def runs_readable(user: Any, dag_ids: Iterable[str]) -> set[str]:
 async def http_error(request: Request, error: HTTPException) -> Response:
     """Send a browser that is not logged in to Airflow's login page, and show it other errors as a page.
 
+    On Airflow 3.0, whose UI keeps the login in the browser's storage (``compat.UI_LOGIN_STORAGE_KEY``), the
+    browser first gets a page that hands that login back to the view, and goes to the login page without one.
     Other clients get Airflow's usual JSON error (401 when not logged in).
     """
     if "text/html" not in request.headers.get("accept", ""):
         return await http_exception_handler(request, error)
     if error.status_code == 401:
-        return RedirectResponse(compat.login_url(next_url=str(request.url)), status_code=303)
+        login = compat.login_url(next_url=str(request.url))
+        if compat.UI_LOGIN_STORAGE_KEY is None:
+            return RedirectResponse(login, status_code=303)
+        return render(request, "login.html", status_code=401, login=login, storage_key=compat.UI_LOGIN_STORAGE_KEY)
     return render(request, "error.html", status_code=error.status_code, code=error.status_code, detail=error.detail)

@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
 
 from hymir_airflow import compat
 from hymir_airflow.ui.access import RUN_ACCESS, ReadableDagIds, UserDep, runs_readable
+from hymir_airflow.ui.import_errors import broken_hymir_files
 from hymir_airflow.ui.preview import masked_json_chunks
 from hymir_airflow.ui.queries import hymir_dags, job_value, run_detail, run_version
 from hymir_airflow.ui.render import render
@@ -37,9 +38,12 @@ _RUN = "/dags/{dag_id}/runs/{run_id:path}"
 
 @router.get("/", response_class=HTMLResponse)
 def dags_page(request: Request, session: SessionDep, readable: ReadableDagIds, user: UserDep) -> HTMLResponse:
-    """Every Hymir DAG the user may read, with its latest runs when the user may read those too."""
+    """Every Hymir DAG the user may read, with its latest runs when the user may read those too.
+
+    Below them, the Hymir DAG files that failed to import, as far as the user may see them.
+    """
     dags = hymir_dags(session, readable, lambda dag_ids: runs_readable(user, dag_ids))
-    return render(request, "dags.html", dags=dags)
+    return render(request, "dags.html", dags=dags, broken_files=broken_hymir_files(session, user, readable))
 
 
 # The longer routes come first: a run id may contain "/", so the run page's route would match them.

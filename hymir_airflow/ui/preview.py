@@ -1,9 +1,10 @@
 """What the Hymir view shows of a value: masked by Airflow's secrets masker, and bounded in size.
 
-Every value the view shows (outputs, Failure values, CheckLater contexts, exception texts)
-passes through here, so nothing reaches a page or the full-value endpoint unmasked, and a
-30 MB output costs a page no more than ``PREVIEW_CHARS`` characters. Masking changes only what
-is displayed: consumer jobs and ``AirflowExecutor`` read the stored values themselves.
+Every value the view shows (outputs, Failure values, CheckLater contexts, exception texts, job
+arguments, run params, import errors) passes through here, so nothing reaches a page or the
+full-value endpoint unmasked, and a 30 MB output costs a page no more than ``PREVIEW_CHARS``
+characters. Masking changes only what is displayed: consumer jobs and ``AirflowExecutor`` read
+the stored values themselves.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from hymir_airflow.compat import redact
 
 #: How many characters of a value's JSON (or of an exception's text) a page shows.
 PREVIEW_CHARS = 2000
+
+#: How many characters of a job's arguments the run page shows (the task's page in Airflow shows them all).
+ARGUMENT_CHARS = 160
 
 #: How much JSON the full-value endpoint sends at a time.
 CHUNK_CHARS = 64 * 1024
@@ -60,6 +64,22 @@ def preview_text(text: str) -> Preview:
     return _bounded(str(redact(text)), keep_end=True)
 
 
+def preview_arguments(args: Any, kwargs: Any) -> Preview | None:
+    """A job's arguments as a call reads (``"hello", limit=3``), masked, cut at ``ARGUMENT_CHARS`` characters.
+
+    Values are JSON, and keyword arguments with a sensitive name are hidden as a whole (``password="***"``).
+    Where Airflow kept arguments only as text (it truncates long ones), that text is shown. None without arguments.
+    """
+    args, kwargs = redact(args), redact(kwargs)
+    shown = [as_json(value) for value in args] if isinstance(args, list) else [str(args)]
+    if isinstance(kwargs, dict):
+        shown += [f"{name}={as_json(value)}" for name, value in kwargs.items()]
+    else:
+        shown.append(str(kwargs))
+    text = ", ".join(part for part in shown if part)
+    return _bounded(text, keep_end=False, limit=ARGUMENT_CHARS) if text else None
+
+
 def masked_json_chunks(value: Any) -> Iterator[str]:
     """The whole masked value as JSON, in pieces of about ``CHUNK_CHARS``, for a streaming response."""
     pending: list[str] = []
@@ -75,8 +95,8 @@ def masked_json_chunks(value: Any) -> Iterator[str]:
         yield "".join(pending)
 
 
-def _bounded(text: str, keep_end: bool) -> Preview:
+def _bounded(text: str, keep_end: bool, limit: int = PREVIEW_CHARS) -> Preview:
     size = len(text.encode("utf-8"))
-    if len(text) <= PREVIEW_CHARS:
+    if len(text) <= limit:
         return Preview(text, size, truncated=False)
-    return Preview(text[-PREVIEW_CHARS:] if keep_end else text[:PREVIEW_CHARS], size, truncated=True)
+    return Preview(text[-limit:] if keep_end else text[:limit], size, truncated=True)

@@ -23,7 +23,7 @@ from hymir_airflow import compat
 from hymir_airflow.backends.database import MetadataDatabase
 from hymir_airflow.factory import HYMIR_TAG
 from hymir_airflow.state import STORE_KEY, JobRecord, plain_state
-from hymir_airflow.ui.preview import Preview, preview_json, preview_text
+from hymir_airflow.ui.preview import Preview, preview_arguments, preview_json, preview_text
 from hymir_airflow.values import decode
 
 #: How many of its latest runs the overview lists for each DAG.
@@ -64,12 +64,13 @@ class JobRow:
     ``retries`` counts the retries the job asked for; ``try_number`` is Airflow's, which also
     counts retries of failures the job did not ask for (a lost worker, ...).
 
-    A preview is None when there is nothing to show: no context, no exception, no Failure value, no output.
+    A preview is None when there is nothing to show: no arguments, context, exception, Failure value or output.
     """
 
     job_id: str
     task_id: str
     function: str | None
+    arguments: Preview | None
     state: str | None
     try_number: int
     retries: int
@@ -82,13 +83,17 @@ class JobRow:
 
 @dataclass(frozen=True)
 class RunDetail:
-    """One page of the jobs of a run of a Hymir DAG, in the order of their identities."""
+    """One page of the jobs of a run of a Hymir DAG, in the order of their identities, and the run's params (masked).
+
+    ``params`` is None when the run has none.
+    """
 
     dag_id: str
     run_id: str
     state: str | None
     start_date: datetime | None
     end_date: datetime | None
+    params: Preview | None
     jobs: list[JobRow]
     job_count: int
     page: int
@@ -134,7 +139,8 @@ def run_detail(session: Session, dag_bag: Any, dag_id: str, run_id: str, page: i
     """Page ``page`` (from 1) of the jobs of one run; HTTP 404 for no such run, page or Hymir DAG."""
     version = run_version(session, dag_id, run_id)
     dag_run = _dag_run(session, dag_id, run_id)
-    tasks = _hymir_tasks(session, dag_bag, dag_run)
+    dag = compat.dag_of_run(session, dag_bag, dag_run)
+    tasks = _hymir_tasks(dag)
     pages = max(math.ceil(len(tasks) / PAGE_SIZE), 1)
     if not 1 <= page <= pages:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"run {run_id!r} has {pages} page(s) of jobs, not {page}")
@@ -153,6 +159,7 @@ def run_detail(session: Session, dag_bag: Any, dag_id: str, run_id: str, page: i
                 job_id=task.hymir_job_id,
                 task_id=task.task_id,
                 function=getattr(task, "hymir_function", None),
+                arguments=preview_arguments(*compat.job_arguments(task)),
                 state=plain_state(row.state) if row else None,
                 try_number=row.try_number if row else 0,
                 retries=record.retries,
@@ -163,12 +170,14 @@ def run_detail(session: Session, dag_bag: Any, dag_id: str, run_id: str, page: i
                 output=preview_json(xcom_value(outputs[task.task_id])) if task.task_id in outputs else None,
             )
         )
+    params = compat.run_params(dag, dag_run)
     return RunDetail(
         dag_id,
         run_id,
         plain_state(dag_run.state),
         dag_run.start_date,
         dag_run.end_date,
+        preview_json(params) if params else None,
         jobs,
         len(tasks),
         page,
@@ -182,8 +191,8 @@ def job_value(session: Session, dag_bag: Any, dag_id: str, run_id: str, task_id:
 
     An empty context counts as none, as on the run page.
     """
-    dag_run = _dag_run(session, dag_id, run_id)
-    if part not in VALUE_PARTS or task_id not in {task.task_id for task in _hymir_tasks(session, dag_bag, dag_run)}:
+    tasks = _hymir_tasks(compat.dag_of_run(session, dag_bag, _dag_run(session, dag_id, run_id)))
+    if part not in VALUE_PARTS or task_id not in {task.task_id for task in tasks}:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"run {run_id!r} has no Hymir job value {task_id}/{part}")
     database = MetadataDatabase()
     if part == "output":
@@ -231,16 +240,15 @@ def _dag_run(session: Session, dag_id: str, run_id: str) -> Any:
     return dag_run
 
 
-def _hymir_tasks(session: Session, dag_bag: Any, dag_run: Any) -> list[Any]:
-    """The tasks of the run's DAG version that run Hymir jobs, by job identity; HTTP 404 when there are none."""
-    dag = compat.dag_of_run(session, dag_bag, dag_run)
+def _hymir_tasks(dag: Any) -> list[Any]:
+    """The tasks of a run's DAG version that run Hymir jobs, by job identity; HTTP 404 when there are none."""
     tasks = sorted(
         (task for task in dag.tasks if getattr(task, "hymir_job_id", None) is not None),
         key=lambda task: _natural_key(task.hymir_job_id),
     )
     if not tasks:
         raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"DAG {dag_run.dag_id!r} is not a Hymir DAG: none of its tasks runs a Hymir job"
+            status.HTTP_404_NOT_FOUND, f"DAG {dag.dag_id!r} is not a Hymir DAG: none of its tasks runs a Hymir job"
         )
     return tasks
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
+
+from hymir_airflow import compat
 
 _templates = Environment(
     loader=PackageLoader("hymir_airflow.ui"),
@@ -29,17 +33,34 @@ def moment(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
 
 
-_templates.filters.update(last_line=last_line, moment=moment)
+def breakable(name: str) -> Markup:
+    """A dotted name, id or path (escaped) that a narrow table may wrap after its ``.``, ``_`` and ``/``."""
+    return Markup(re.sub(r"([._/])", r"\1<wbr>", str(escape(name))))
+
+
+_templates.filters.update(last_line=last_line, moment=moment, breakable=breakable)
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """The page ``template`` with ``context``; links are made relative to where the view is mounted."""
+    """The page ``template`` with ``context``.
+
+    Links to the view's pages start where the view is mounted; links to the Airflow UI's pages start at the UI's
+    base, which Airflow takes from the same request (``request.base_url``: the api-server's ``[api] base_url``
+    path), so both hold when Airflow is served under a path.
+    """
     root = request.scope.get("root_path", "")
+    airflow_base = request.base_url.path
 
     def run_url(dag_id: str, run_id: str, *rest: str) -> str:
         """The run page, or with ``rest`` a path below it (``"status"``, ``"jobs", task_id, part``)."""
         parts = [dag_id, "runs", run_id, *rest]
         return f"{root}/dags/" + "/".join(quote(part, safe="") for part in parts)
 
-    html = _templates.get_template(template).render(home=f"{root}/", run_url=run_url, **context)
+    def airflow_url(**page: Any) -> str:
+        """A page of the Airflow UI, named as ``compat.ui_page`` names it (``dag_id=...``, ``run_id=...``, ...)."""
+        return airflow_base + compat.ui_page(**page)
+
+    html = _templates.get_template(template).render(
+        home=f"{root}/", run_url=run_url, airflow_url=airflow_url, **context
+    )
     return HTMLResponse(html, status_code=status_code)
