@@ -18,8 +18,7 @@ def task_ids_for(workflow: Workflow) -> dict[str, str]:
     """Readable task ids by job identity: the function name, with ``_2``, ``_3``, ... where names clash."""
     names = UniqueNames()
     return {
-        job_id: names.claim(_ascii_id(function_name(workflow[job_id])))
-        for job_id in [*workflow.jobs, *workflow.callback_ids()]
+        job_id: names.claim(_base_id(workflow[job_id].name)) for job_id in [*workflow.jobs, *workflow.callback_ids()]
     }
 
 
@@ -56,12 +55,21 @@ _ARGUMENT_SHOWN = 24
 _ARGUMENTS_SHOWN = 60
 
 
+#: One encoder for every argument shown: ``json.dumps`` with options makes a new one at each call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
 def _short(value: object) -> str:
-    text = json.dumps(value, ensure_ascii=False)
+    text = _ENCODER.encode(value)
     return text if len(text) <= _ARGUMENT_SHOWN else text[: _ARGUMENT_SHOWN - 1] + "…"
 
 
 @functools.lru_cache(maxsize=4096)
+def _base_id(name: str) -> str:
+    """The task id that the jobs of the function with this dotted name start from (before ``_2``, ...)."""
+    return _ascii_id(name.rsplit(".", 1)[-1])
+
+
 def _ascii_id(name: str) -> str:
     """``name`` as a task id every part of Airflow accepts: ASCII letters, digits and underscores.
 
@@ -88,7 +96,7 @@ class UniqueNames:
 
     def claim(self, base: str) -> str:
         """The first free name of ``base``, ``base_2``, ``base_3``, ...; it is taken from now on."""
-        number = self._last_number.get(base, 1)
+        number = self._last_number.get(base, 0) + 1
         name = base if number == 1 else f"{base}_{number}"
         while name in self._taken:
             number += 1
