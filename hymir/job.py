@@ -261,13 +261,14 @@ class JobFunction:
     ) -> None:
         functools.update_wrapper(self, function)
         self.function = function
+        self._name = dotted_name(function)
         self.inputs = None if inputs is None else [_input_entry(entry) for entry in inputs]
         self.output = output
         self.meta = meta
 
     def __call__(self, *args: Any, **kwargs: Any) -> Job:
         return Job(
-            name=dotted_name(self.function),
+            name=self._name,
             args=args,
             kwargs=kwargs,
             output=self.output,

@@ -31,6 +31,10 @@ def call_label(job: Job) -> str:
     return f"{function_name(job)}({text})"
 
 
+#: One encoder for every argument shown: ``json.dumps`` with options makes a new one at each call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
 def _short(value: object) -> str:
-    text = json.dumps(value, ensure_ascii=False)
+    text = _ENCODER.encode(value)
     return text if len(text) <= ARGUMENT_SHOWN else text[: ARGUMENT_SHOWN - 1] + "…"

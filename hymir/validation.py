@@ -9,7 +9,7 @@ import inspect
 import types
 import typing
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,19 +115,18 @@ def _function_of(job: Job) -> Callable[..., Any]:
 
 
 def _check_job(
-    job: Job, producers_of: Callable[[str], tuple[str, ...] | None], params: Mapping[str, Any]
+    job: Job, producers_of: Callable[[Job, str], tuple[str, ...]], params: Mapping[str, Any]
 ) -> list[InputBinding]:
     """Check one job's function, arguments and inputs; return its input bindings.
 
-    ``producers_of(output)`` gives the producers that run before this job, or raises
+    ``producers_of(job, output)`` gives the producers that run before this job, or raises
     ``InvalidWorkflow`` itself when a producer does not. Names in ``params`` (the workflow's
     parameters) count as produced before every job.
     """
     function = _function_of(job)
-    for value, where in ((list(job.args), "args"), (job.kwargs, "kwargs")):
-        problem = json_problem(value, where)
-        if problem:
-            raise InvalidWorkflow(f"{describe(job)}: argument {problem}")
+    problem = json_problem(list(job.args), "args") or json_problem(job.kwargs, "kwargs")
+    if problem:
+        raise InvalidWorkflow(f"{describe(job)}: argument {problem}")
     if job.meta is not None:
         problem = json_problem(job.meta, "meta") if isinstance(job.meta, dict) else "meta is not a dict"
         if problem:
@@ -158,7 +157,7 @@ def _check_job(
         if output in RESERVED_INPUTS or output in params:
             bindings.append(InputBinding(output, parameter, None, many=False))
             continue
-        producers = producers_of(output)
+        producers = producers_of(job, output)
         if not producers:
             raise InvalidWorkflow(f"{where}: no job produces it (no job has output={output!r})")
         if len(producers) > 1 and not many:
@@ -175,7 +174,8 @@ def _check_job(
                 stacklevel=1,  # the message names the job; the frames above are Hymir's own
             )
         bindings.append(InputBinding(output, parameter, producers, many))
-    problem = _binding_problem(function, len(job.args), (*job.kwargs, *(b.parameter for b in bindings)))
+    keywords = (*job.kwargs, *(b.parameter for b in bindings)) if bindings else tuple(job.kwargs)
+    problem = _binding_problem(function, len(job.args), keywords)
     if problem:
         raise InvalidWorkflow(
             f"{describe(job)}: its arguments and inputs do not fit {function.__name__}{info.signature}: {problem}"
@@ -206,7 +206,7 @@ def validate_params(params: Any, jobs: Mapping[str, Job]) -> dict[str, Any]:
         _check_output_name(job)
     if not isinstance(params, Mapping):
         raise InvalidWorkflow(f"params must map names to default values, not {type(params).__name__}")
-    outputs = {job.output for job in jobs.values()}
+    outputs = {job.output for job in jobs.values()} if params else set()
     for name, default in params.items():
         if not isinstance(name, str) or not name.isidentifier():
             raise InvalidWorkflow(f"param {name!r}: a parameter name must be a Python identifier")
@@ -221,9 +221,13 @@ def validate_params(params: Any, jobs: Mapping[str, Job]) -> dict[str, Any]:
 
 
 def validate_jobs(
-    jobs: Mapping[str, Job], order: list[str], predecessors: Mapping[str, list[str]], params: Mapping[str, Any]
+    jobs: Mapping[str, Job], order: list[str], predecessors: Mapping[str, Sequence[str]], params: Mapping[str, Any]
 ) -> dict[str, list[InputBinding]]:
-    """Validate every job of a graph; return the input bindings of each job by identity."""
+    """Validate every job of a graph; return the input bindings of each job by identity.
+
+    Jobs that share one sequence object of predecessors (as a Chain of Groups makes them) share
+    their ancestors, which are then worked out once.
+    """
     position = {identity: index for index, identity in enumerate(order)}
     producers_by_output: dict[str, list[str]] = {}
     for identity in jobs:
@@ -233,37 +237,38 @@ def validate_jobs(
     ancestors: dict[str, int] = {}
     provided = RESERVED_INPUTS | set(params)
     if any(input_parameter(e)[0] not in provided for job in jobs.values() for e in job.inputs or ()):
+        after: dict[int, int] = {}
         for identity in order:
-            bits = 0
-            for upstream in predecessors[identity]:
-                bits |= ancestors[upstream] | (1 << position[upstream])
+            upstreams = predecessors[identity]
+            bits = after.get(id(upstreams))
+            if bits is None:
+                bits = 0
+                for upstream in upstreams:
+                    bits |= ancestors[upstream] | (1 << position[upstream])
+                after[id(upstreams)] = bits
             ancestors[identity] = bits
 
-    bindings: dict[str, list[InputBinding]] = {}
-    for identity in order:
-        job = jobs[identity]
+    def producers_of(job: Job, output: str) -> tuple[str, ...]:
+        producers = producers_by_output.get(output, ())
+        for producer in producers:
+            if not ancestors[str(job.identity)] >> position[producer] & 1:
+                raise InvalidWorkflow(
+                    f"{describe(job)}: input {output!r}: its producer {describe(jobs[producer])} "
+                    "does not run before it; put the producer earlier in a Chain"
+                )
+        return tuple(producers)
 
-        def producers_of(output: str, job: Job = job, identity: str = identity) -> tuple[str, ...] | None:
-            producers = producers_by_output.get(output, ())
-            for producer in producers:
-                if not ancestors[identity] >> position[producer] & 1:
-                    raise InvalidWorkflow(
-                        f"{describe(job)}: input {output!r}: its producer {describe(jobs[producer])} "
-                        "does not run before it; put the producer earlier in a Chain"
-                    )
-            return tuple(producers)
-
-        bindings[identity] = _recorded(functools.partial(_check_job, job, producers_of, params))
-    return bindings
+    errors = _collected.get()
+    return {identity: _recorded(errors, jobs[identity], producers_of, params) for identity in order}
 
 
 def validate_callback(job: Job, jobs: Mapping[str, Job], params: Mapping[str, Any]) -> list[InputBinding]:
     """Validate a callback job, which runs after every job of the workflow."""
 
-    def producers_of(output: str) -> tuple[str, ...]:
+    def producers_of(_: Job, output: str) -> tuple[str, ...]:
         return tuple(identity for identity, job in jobs.items() if job.output == output)
 
-    return _recorded(functools.partial(_check_job, job, producers_of, params))
+    return _recorded(_collected.get(), job, producers_of, params)
 
 
 _collected: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("hymir_collected_errors", default=None)
@@ -285,13 +290,14 @@ def collect_errors() -> Iterator[list[str]]:
         _collected.reset(token)
 
 
-def _recorded(check: Callable[[], list[InputBinding]]) -> list[InputBinding]:
-    """Run one job's check; inside ``collect_errors`` record its error instead of raising."""
-    errors = _collected.get()
+def _recorded(
+    errors: list[str] | None, job: Job, producers_of: Callable[[Job, str], tuple[str, ...]], params: Mapping[str, Any]
+) -> list[InputBinding]:
+    """Check one job (see ``_check_job``); inside ``collect_errors`` (``errors`` is its list), record its error."""
     if errors is None:
-        return check()
+        return _check_job(job, producers_of, params)
     try:
-        return check()
+        return _check_job(job, producers_of, params)
     except InvalidWorkflow as error:
         errors.append(str(error))
         return []

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from itertools import pairwise
 from typing import Any
 
 from hymir import legacy
@@ -66,24 +65,32 @@ Structure = str | tuple[str, tuple["Structure", ...]]
 
 @dataclass
 class _GraphBuilder:
-    """Turns nested Chains and Groups into jobs with identities "1", "2", ... and edges."""
+    """Turns nested Chains and Groups into jobs with identities "1", "2", ... and their predecessors.
+
+    Each member of a Chain waits for the exits of the member before it. The jobs that wait for
+    the same exits share one tuple of them, so that a Chain of Groups makes one object per Group
+    rather than one edge per pair of jobs of neighbouring Groups.
+    """
 
     jobs: dict[str, Job]
-    edges: list[tuple[str, str]]
+    predecessors: dict[str, tuple[str, ...]]
 
-    def add(self, member: Job | _Container) -> tuple[Structure, list[str], list[str]]:
-        """Add a member; return its structure and its entry and exit job identities."""
+    def add(self, member: Job | _Container, before: tuple[str, ...]) -> tuple[Structure, tuple[str, ...]]:
+        """Add a member whose first jobs wait for ``before``; return its structure and its exit job identities."""
         if isinstance(member, Job):
             identity = str(len(self.jobs) + 1)
             self.jobs[identity] = member.with_identity(identity)
-            return identity, [identity], [identity]
-        parts = [self.add(child) for child in member.members]
-        structure = (member.kind, tuple(part[0] for part in parts))
+            self.predecessors[identity] = before
+            return identity, (identity,)
         if isinstance(member, Group):
-            return structure, [i for p in parts for i in p[1]], [i for p in parts for i in p[2]]
-        for (_, _, exits), (_, entries, _) in pairwise(parts):
-            self.edges.extend((exit_, entry) for exit_ in exits for entry in entries)
-        return structure, parts[0][1], parts[-1][2]
+            parts = [self.add(child, before) for child in member.members]
+            return (member.kind, tuple(part[0] for part in parts)), tuple(i for part in parts for i in part[1])
+        structures = []
+        exits = before
+        for child in member.members:
+            structure, exits = self.add(child, exits)
+            structures.append(structure)
+        return (member.kind, tuple(structures)), exits
 
 
 class Workflow:
@@ -111,10 +118,11 @@ class Workflow:
     ):
         if not isinstance(root, (Job, _Container)):
             raise InvalidWorkflow(f"a Workflow is built from a Chain, Group or Job, not {type(root).__name__}")
-        builder = _GraphBuilder(jobs={}, edges=[])
-        structure, _, _ = builder.add(root)
+        builder = _GraphBuilder(jobs={}, predecessors={})
+        structure, _ = builder.add(root, ())
         self._set_run_settings(max_retries, fail_fast)
-        self._build(builder.jobs, builder.edges, structure, params or {})
+        self._predecessors: Mapping[str, Sequence[str]] = builder.predecessors
+        self._build(builder.jobs, None, structure, params or {})
 
     @classmethod
     def from_graph(
@@ -150,28 +158,38 @@ class Workflow:
         self._fail_fast: bool = fail_fast
 
     def _build(
-        self, jobs: dict[str, Job], edges: list[tuple[str, str]], structure: Structure | None, params: Any
+        self,
+        jobs: dict[str, Job],
+        edges: list[tuple[str, str]] | None,
+        structure: Structure | None,
+        params: Any,
     ) -> None:
+        """Check and keep the graph: from ``edges``, or (None) from Chains and Groups, whose predecessors are set."""
         self._jobs = jobs
         self._params = validate_params(params, jobs)
         self._structure = structure
         self._callbacks: dict[Workflow.Callbacks, list[Job]] = {event: [] for event in Workflow.Callbacks}
-        # Ordered sets (dicts of None): a repeated edge counts once, and a job with thousands of
-        # predecessors does not make each new edge scan a list of them.
-        predecessors: dict[str, dict[str, None]] = {identity: {} for identity in jobs}
-        for edge in edges:
-            if not (isinstance(edge, (list, tuple)) and len(edge) == 2):
-                raise InvalidWorkflow(f"edge {edge!r} must be an (upstream, downstream) pair")
-            upstream, downstream = edge
-            for end in (upstream, downstream):
-                if not isinstance(end, str) or end not in jobs:
-                    raise InvalidWorkflow(f"edge {edge!r} names {end!r}, which is not a job of the workflow")
-            if upstream == downstream:
-                raise InvalidWorkflow(f"edge {edge!r} makes job {upstream} depend on itself")
-            predecessors[downstream][upstream] = None
-        self._predecessors = {identity: list(upstreams) for identity, upstreams in predecessors.items()}
-        self._order = self._topological_order()
+        if edges is None:
+            self._order = self._order_of_structure()
+        else:
+            self._predecessors = _predecessors_from_edges(jobs, edges)
+            self._order = self._topological_order()
         self._bindings = validate_jobs(self._jobs, self._order, self._predecessors, self._params)
+
+    def _order_of_structure(self) -> list[str]:
+        """The topological order of a workflow of Chains and Groups, the same that ``_topological_order`` gives.
+
+        Its jobs are defined after everything they wait for, so one pass in definition order finds
+        each job's wave (the longest path to it); jobs that share their predecessors share the wave.
+        """
+        waves: dict[str, int] = {}
+        after: dict[int, int] = {}
+        for identity, upstreams in self._predecessors.items():
+            wave = after.get(id(upstreams))
+            if wave is None:
+                wave = after[id(upstreams)] = 1 + max((waves[upstream] for upstream in upstreams), default=-1)
+            waves[identity] = wave
+        return sorted(self._jobs, key=waves.__getitem__)
 
     def _topological_order(self) -> list[str]:
         """Job identities so that every job follows its predecessors; ties keep definition order.
@@ -389,7 +407,25 @@ class Workflow:
         return workflow
 
 
-def _a_cycle(predecessors: Mapping[str, list[str]], stuck: set[str]) -> list[str]:
+def _predecessors_from_edges(jobs: Mapping[str, Job], edges: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """Each job's predecessors by identity, from ``(upstream, downstream)`` edges, which it checks."""
+    # Ordered sets (dicts of None): a repeated edge counts once, and a job with thousands of
+    # predecessors does not make each new edge scan a list of them.
+    predecessors: dict[str, dict[str, None]] = {identity: {} for identity in jobs}
+    for edge in edges:
+        if not (isinstance(edge, (list, tuple)) and len(edge) == 2):
+            raise InvalidWorkflow(f"edge {edge!r} must be an (upstream, downstream) pair")
+        upstream, downstream = edge
+        for end in (upstream, downstream):
+            if not isinstance(end, str) or end not in jobs:
+                raise InvalidWorkflow(f"edge {edge!r} names {end!r}, which is not a job of the workflow")
+        if upstream == downstream:
+            raise InvalidWorkflow(f"edge {edge!r} makes job {upstream} depend on itself")
+        predecessors[downstream][upstream] = None
+    return {identity: list(upstreams) for identity, upstreams in predecessors.items()}
+
+
+def _a_cycle(predecessors: Mapping[str, Sequence[str]], stuck: set[str]) -> list[str]:
     """One cycle among the ``stuck`` jobs (those a topological order could not place), as a closed path."""
     start = min(stuck)
     path, seen = [start], {start: 0}

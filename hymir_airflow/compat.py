@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 import airflow
+from airflow.sdk import BaseSensorOperator
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -148,14 +149,20 @@ def unseal(text: str) -> Any:
     return json.loads(_fernet().decrypt(text.encode()))
 
 
-class ChosenRescheduleInterval:
-    """Sensor mixin: the next reschedule happens after ``self.next_check`` seconds.
+class ChosenRescheduleInterval(BaseSensorOperator):
+    """A sensor whose next reschedule happens after ``self.next_check`` seconds.
 
     Airflow's reschedule-mode sensors ask the private hook ``_get_next_poke_interval`` when to
     poke again; a job's CheckLater names its own wait, so the hook answers with it (bounded by the
     sensor's remaining ``timeout``). Under ``dag.test()`` of Airflow 3.0 the first reschedule date
     arrives as text, and the sensor's own timeout check fails on it from the second reschedule of
     a try on (apache/airflow#58777); ``execute`` hands the sensor a datetime.
+
+    It is a sensor itself rather than a mixin beside one, and has no constructor: Airflow wraps
+    the ``__init__`` of every operator class that differs from its first base's in its handling
+    of default arguments (merging the DAG's and copying its params, for every task), so a
+    subclass without a constructor of its own pays that twice per task (sensor and BaseOperator),
+    where a mixin first among the bases would make it three times.
     """
 
     next_check: float
@@ -166,13 +173,13 @@ class ChosenRescheduleInterval:
 
     def execute(self, context: Any) -> Any:
         if AIRFLOW_MINOR >= (3, 1):
-            return super().execute(context)  # type: ignore[misc]
+            return super().execute(context)
         ti = context["ti"]
         first_reschedule_date = ti.get_first_reschedule_date
         # The task instance is a pydantic model that refuses new attributes; this one lasts for the try.
         object.__setattr__(ti, "get_first_reschedule_date", lambda *args: _as_datetime(first_reschedule_date(*args)))
         try:
-            return super().execute(context)  # type: ignore[misc]
+            return super().execute(context)
         finally:
             object.__delattr__(ti, "get_first_reschedule_date")
 
@@ -227,6 +234,9 @@ if HAS_RETRY_POLICY:
                 return RetryDecision.retry(delay=timedelta(seconds=exception.delay), reason=str(exception))
             return RetryDecision.default()
 
+    #: One policy for every task: it keeps no state, so each task need not make its own.
+    _RETRY_AFTER = RetryAfterPolicy()
+
 
 def retry_policy_arguments() -> dict[str, Any]:
     """Operator arguments that make Airflow wait a ``RetryAfter``'s delay before the retry.
@@ -236,7 +246,19 @@ def retry_policy_arguments() -> dict[str, Any]:
     at the start of the next try (a reschedule), so ``retry_delay`` should be 0 (see
     ``DEFAULT_RETRY_DELAY``).
     """
-    return {"retry_policy": RetryAfterPolicy()} if HAS_RETRY_POLICY else {}
+    return {"retry_policy": _RETRY_AFTER} if HAS_RETRY_POLICY else {}
+
+
+def set_own_attributes(task: Any, **values: Any) -> None:
+    """Set attributes of an operator's own, which Airflow does not define, without ``BaseOperator.__setattr__``.
+
+    Airflow's ``__setattr__`` looks for a converter and the constructor's recorded arguments at
+    each assignment, and searches the value of a template field for ``XComArg`` references (to
+    make them upstream tasks): microseconds every time, in every task of every parse. None of
+    it concerns an attribute that Airflow does not define and whose value holds no ``XComArg``
+    (as JSON-safe values never do).
+    """
+    vars(task).update(values)
 
 
 #: How long Airflow waits before retrying a Hymir task by default. With retry policies, 10 s (for

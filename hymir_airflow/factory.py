@@ -109,8 +109,7 @@ def workflow_to_dag(
     if check_timeout is not None:
         operator_defaults["timeout"] = check_timeout
     elif "timeout" not in default_args:
-        # The sensor's own default, read once here rather than from the configuration by every task.
-        operator_defaults["timeout"] = config().getfloat("sensors", "default_timeout")
+        operator_defaults["timeout"] = _sensor_default_timeout()
     if not HAS_TASK_STATE_STORE:
         operator_defaults["records_task_id"] = free_task_id(RECORDS_TASK_ID, task_ids)
 
@@ -233,7 +232,7 @@ def _job_task(
     name = call_label(job)
     if name != task_ids[job_id]:
         arguments["task_display_name"] = name
-    task = HymirJobOperator(
+    task = HymirJobOperator.for_job(
         task_id=task_ids[job_id],
         workflow=workflow,
         job_id=job_id,
@@ -312,6 +311,15 @@ def _task_groups(structure: Structure | None, task_ids: dict[str, str]) -> dict[
     for child in structure[1]:
         visit(child, None)
     return groups
+
+
+@functools.cache
+def _sensor_default_timeout() -> float:
+    """The sensor's own default timeout, read once per process rather than by every task or every DAG of a file.
+
+    Reading one option from Airflow's configuration costs about as much as building a task.
+    """
+    return float(config().getfloat("sensors", "default_timeout"))
 
 
 @functools.cache

@@ -6,7 +6,6 @@ import functools
 import re
 import unicodedata
 
-from hymir.labels import function_name
 from hymir.workflow import Workflow
 
 _SAFE = re.compile(r"[A-Za-z0-9_]+")
@@ -16,8 +15,7 @@ def task_ids_for(workflow: Workflow) -> dict[str, str]:
     """Readable task ids by job identity: the function name, with ``_2``, ``_3``, ... where names clash."""
     names = UniqueNames()
     return {
-        job_id: names.claim(_ascii_id(function_name(workflow[job_id])))
-        for job_id in [*workflow.jobs, *workflow.callback_ids()]
+        job_id: names.claim(_base_id(workflow[job_id].name)) for job_id in [*workflow.jobs, *workflow.callback_ids()]
     }
 
 
@@ -30,6 +28,11 @@ def free_task_id(base: str, task_ids: dict[str, str]) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
+def _base_id(name: str) -> str:
+    """The task id that the jobs of the function with this dotted name start from (before ``_2``, ...)."""
+    return _ascii_id(name.rsplit(".", 1)[-1])
+
+
 def _ascii_id(name: str) -> str:
     """``name`` as a task id every part of Airflow accepts: ASCII letters, digits and underscores.
 
@@ -56,7 +59,7 @@ class UniqueNames:
 
     def claim(self, base: str) -> str:
         """The first free name of ``base``, ``base_2``, ``base_3``, ...; it is taken from now on."""
-        number = self._last_number.get(base, 1)
+        number = self._last_number.get(base, 0) + 1
         name = base if number == 1 else f"{base}_{number}"
         while name in self._taken:
             number += 1

@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk import PokeReturnValue
 
 from hymir.decision import Outcome, Verdict, decide, decide_raised
 from hymir.errors import MissingValue
@@ -35,6 +35,7 @@ from hymir_airflow.compat import (
     retry_policy_arguments,
     seal,
     seals_encrypted,
+    set_own_attributes,
     unseal,
 )
 from hymir_airflow.state import STORE_KEY, JobRecord, job_status
@@ -55,19 +56,12 @@ class RetryRequested(RetryAfter):
         super().__init__(f"{reason} (a retry the job asked for, not a crash)", delay)
 
 
-class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
+class HymirJobOperator(ChosenRescheduleInterval):
     """Runs one job of a Hymir workflow and maps the core's decision about each try onto Airflow.
 
-    ``airflow_retries`` is how often Airflow may retry the task for failures the job did not ask
-    a retry for (a lost worker, a timeout, an exception when ``retry_on_exception`` is set); the
-    job's own Retry results are capped by Hymir's rule, so the task's static ``retries`` must be
-    at least ``RETRY_LIMIT + airflow_retries`` (the factory sets it). ``job_args`` and
-    ``job_kwargs`` are template fields so that the task's details show them, but they reach the
-    job verbatim unless ``render_templates`` is set. A CheckLater waits at least
-    ``min_check_interval`` seconds (apache/airflow#71172). ``code_fingerprint`` (serialized as
-    ``hymir_code``) identifies the code the job runs, so new code makes a new DAG version.
-    ``records_task_id`` names the task whose XComs keep the job's record where Airflow has no
-    task state store (before 3.3).
+    Made by ``for_job``, which says what each setting means. ``job_args`` and ``job_kwargs`` are
+    template fields so that the task's details show them, but they reach the job verbatim unless
+    ``render_templates`` is set.
     """
 
     template_fields = ("job_args", "job_kwargs")
@@ -75,8 +69,22 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
     shallow_copy_attrs = ("workflow", "task_ids")
     ui_color = "#ffe7c2"
 
-    def __init__(
-        self,
+    workflow: Workflow
+    hymir_job_id: str
+    hymir_function: str
+    hymir_code: str | None
+    task_ids: Mapping[str, str]
+    job_args: list[Any]
+    job_kwargs: dict[str, Any]
+    airflow_retries: int
+    retry_on_exception: bool
+    render_templates: bool
+    min_check_interval: float
+    records_task_id: str | None
+
+    @classmethod
+    def for_job(
+        cls,
         *,
         workflow: Workflow,
         job_id: str,
@@ -89,24 +97,41 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
         records_task_id: str | None = None,
         mode: str = "reschedule",
         **kwargs: Any,
-    ):
-        super().__init__(mode=mode, **retry_policy_arguments(), **kwargs)
+    ) -> HymirJobOperator:
+        """The task that runs job ``job_id`` of ``workflow``; ``kwargs`` are the sensor's arguments.
+
+        ``airflow_retries`` is how often Airflow may retry the task for failures the job did not
+        ask a retry for (a lost worker, a timeout, an exception when ``retry_on_exception`` is
+        set); the job's own Retry results are capped by Hymir's rule, so the task's static
+        ``retries`` must be at least ``RETRY_LIMIT + airflow_retries`` (the factory sets it). A
+        CheckLater waits at least ``min_check_interval`` seconds (apache/airflow#71172).
+        ``code_fingerprint`` (serialized as ``hymir_code``) identifies the code the job runs, so
+        new code makes a new DAG version. ``records_task_id`` names the task whose XComs keep the
+        job's record where Airflow has no task state store (before 3.3). The class has no
+        constructor of its own, which would cost every task of every parse one more pass of
+        Airflow's default-argument handling (see ``ChosenRescheduleInterval``).
+        """
+        task = cls(mode=mode, **retry_policy_arguments(), **kwargs)
         job = workflow[job_id]
-        self.workflow = workflow
-        self.hymir_job_id = job_id
-        self.hymir_function = job.name
-        self.hymir_code = code_fingerprint
-        self.task_ids = task_ids
-        self.job_args = list(job.args)
-        self.job_kwargs = dict(job.kwargs)
-        self.airflow_retries = airflow_retries
-        self.retry_on_exception = retry_on_exception
-        self.render_templates = render_templates
-        self.min_check_interval = min_check_interval
-        self.next_check: float = self.poke_interval
         if records_task_id is None and not HAS_TASK_STATE_STORE:
             records_task_id = RECORDS_TASK_ID
-        self.records_task_id = records_task_id
+        set_own_attributes(
+            task,
+            job_args=list(job.args),
+            job_kwargs=dict(job.kwargs),
+            workflow=workflow,
+            hymir_job_id=job_id,
+            hymir_function=job.name,
+            hymir_code=code_fingerprint,
+            task_ids=task_ids,
+            airflow_retries=airflow_retries,
+            retry_on_exception=retry_on_exception,
+            render_templates=render_templates,
+            min_check_interval=min_check_interval,
+            next_check=task.poke_interval,
+            records_task_id=records_task_id,
+        )
+        return task
 
     @classmethod
     def get_serialized_fields(cls) -> frozenset[str]:

@@ -15,8 +15,10 @@ pytest.importorskip("airflow")
 
 from airflow.sdk import DAG, BaseOperator, BaseSensorOperator  # noqa: E402
 
+from hymir import Workflow  # noqa: E402
 from hymir_airflow import compat  # noqa: E402
 from hymir_airflow.operator import HymirJobOperator  # noqa: E402
+from tests.jobs_core import noop  # noqa: E402
 
 
 class _Plain(BaseOperator):
@@ -36,6 +38,18 @@ def test_reschedule_sensors_ask_the_private_next_poke_interval_hook():
         "BaseSensorOperator.execute no longer asks _get_next_poke_interval for the reschedule date"
     )
     assert HymirJobOperator._get_next_poke_interval is compat.ChosenRescheduleInterval._get_next_poke_interval
+
+
+def test_an_operator_class_without_a_constructor_of_its_own_adds_no_default_argument_pass():
+    """Airflow wraps an operator class's __init__ only where it differs from its first base's.
+
+    So HymirJobOperator, which has none of its own, pays Airflow's default-argument handling once less per task
+    (see ChosenRescheduleInterval); the DAG's default arguments still reach it.
+    """
+    assert HymirJobOperator.__init__ is BaseSensorOperator.__init__
+    with DAG("contract_default_arguments", schedule=None, default_args={"owner": "hymir-test"}):
+        task = HymirJobOperator.for_job(workflow=Workflow(noop()), job_id="1", task_ids={"1": "noop"}, task_id="noop")
+    assert task.owner == "hymir-test"
 
 
 def test_template_rendering_goes_through_render_template_fields():

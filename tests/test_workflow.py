@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import json
 
 import pytest
@@ -105,6 +106,63 @@ def test_nested_chains_and_groups():
         "chain",
         (("group", (("chain", ("1", "2")), "3")), "4", ("group", ("5", ("chain", ("6", "7"))))),
     )
+
+
+def _reference_edges(member) -> tuple[list[tuple[str, str]], dict]:
+    """Every edge of a Chain/Group nesting, pair by pair: each exit of a Chain's member to each entry of the next."""
+    jobs: dict = {}
+    edges: list[tuple[str, str]] = []
+
+    def add(node) -> tuple[list[str], list[str]]:
+        if isinstance(node, Job):
+            identity = str(len(jobs) + 1)
+            jobs[identity] = node
+            return [identity], [identity]
+        parts = [add(child) for child in node.members]
+        if isinstance(node, Group):
+            return [i for entries, _ in parts for i in entries], [i for _, exits in parts for i in exits]
+        for (_, exits), (entries, _) in itertools.pairwise(parts):
+            edges.extend((exit_, entry) for exit_ in exits for entry in entries)
+        return parts[0][0], parts[-1][1]
+
+    add(member)
+    return edges, jobs
+
+
+def _nestings(leaf):
+    return st.recursive(
+        leaf,
+        lambda children: st.builds(
+            lambda kind, members: kind(*members),
+            st.sampled_from([Chain, Group]),
+            st.lists(children, min_size=1, max_size=4),
+        ),
+        max_leaves=14,
+    )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_nestings(st.builds(noop)))
+def test_chains_and_groups_make_the_graph_their_edges_spell_out(root):
+    # The builder shares one tuple of predecessors among the jobs that wait for the same exits;
+    # the graph (predecessors in order, topological order) is that of every edge spelled out.
+    edges, jobs = _reference_edges(root)
+    assert Workflow(root).dependencies == Workflow.from_graph(jobs, edges).dependencies
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_nestings(st.sampled_from([noop(), noop(), produce(1).with_output("value"), consume().with_inputs("value")])))
+def test_chains_and_groups_refuse_a_producer_that_does_not_run_before_exactly_as_their_edges_do(root):
+    edges, jobs = _reference_edges(root)
+    outcomes = []
+    for build in (lambda: Workflow(root), lambda: Workflow.from_graph(jobs, edges)):
+        try:
+            workflow = build()
+        except InvalidWorkflow as error:
+            outcomes.append(str(error))
+            continue
+        outcomes.append({job_id: workflow.input_bindings(job_id) for job_id in workflow.jobs})
+    assert outcomes[0] == outcomes[1]
 
 
 def test_a_group_of_jobs_has_no_edges_and_a_single_job_is_a_workflow():
