@@ -1,15 +1,17 @@
-"""HymirJobOperator: one Hymir job as one Airflow task, a reschedule-mode sensor.
+"""HymirJobOperator: one Hymir job as one Airflow task, a reschedule-mode sensor that may defer its checks.
 
 The operator calls the job, has the core's ``decide`` say what the try means, and translates
 that outcome into Airflow: a success with the value as XCom, a failure without retry, a retry
-after the delay the job drew, or a reschedule. It judges no result itself.
+after the delay the job drew, or a reschedule (a deferral, with ``deferrable=True``). It judges
+no result itself.
 """
 
 from __future__ import annotations
 
 import time
 import traceback
-from typing import TYPE_CHECKING, Any, Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Mapping, NoReturn
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
@@ -26,14 +28,17 @@ from hymir_airflow.compat import (
     RECORDS_TASK_ID,
     AirflowException,
     AirflowFailException,
+    AirflowSensorTimeout,
     AirflowTaskTimeout,
     ChosenRescheduleInterval,
     RecordStore,
+    continues_try,
     RetryAfter,
     redact,
     retry_policy_arguments,
     seal,
     seals_encrypted,
+    time_trigger,
     unseal,
 )
 from hymir_airflow.state import STORE_KEY, JobRecord, job_status
@@ -41,6 +46,10 @@ from hymir_airflow.values import decode, encode
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+#: How long past its ``check_timeout`` a deferred job may wait for a late triggerer before Airflow fails its
+#: task (seconds): the last check is due at the timeout itself.
+DEFERRAL_GRACE = 60
 
 
 class RetryRequested(RetryAfter):
@@ -67,12 +76,19 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
     ``hymir_code``) identifies the code the job runs, so new code makes a new DAG version.
     ``records_task_id`` names the task whose XComs keep the job's record where Airflow has no
     task state store (before 3.3).
+
+    With ``deferrable=True`` a CheckLater defers the task to Airflow's triggerer on a time
+    trigger instead of rescheduling it: the wait costs no worker start or scheduler pass until it
+    is over, which pays off for many long waits, and needs a running triggerer. The job then runs
+    again with its record; its ``check_timeout`` counts from its first CheckLater of the try.
     """
 
     template_fields = ("job_args", "job_kwargs")
     template_fields_renderers = {"job_args": "json", "job_kwargs": "json"}
     shallow_copy_attrs = ("workflow", "task_ids")
     ui_color = "#ffe7c2"
+    #: The record a deferred wait resumed with (see ``resume_check``); None in a task that did not defer.
+    _resumed: JobRecord | None = None
 
     def __init__(
         self,
@@ -86,6 +102,7 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
         render_templates: bool = False,
         min_check_interval: float = 0,
         records_task_id: str | None = None,
+        deferrable: bool = False,
         mode: str = "reschedule",
         **kwargs: Any,
     ):
@@ -102,6 +119,7 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
         self.retry_on_exception = retry_on_exception
         self.render_templates = render_templates
         self.min_check_interval = min_check_interval
+        self.deferrable = deferrable
         self.next_check: float = self.poke_interval
         if records_task_id is None and not HAS_TASK_STATE_STORE:
             records_task_id = RECORDS_TASK_ID
@@ -112,9 +130,25 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
         return super().get_serialized_fields() | {"hymir_job_id", "hymir_function", "hymir_code"}
 
     def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
-        """Render the job's arguments only when the job opted in: by default they reach it verbatim."""
+        """Render the job's arguments only when the job opted in: by default they reach it verbatim.
+
+        Verbatim arguments are the same at every check, so a start that continues its try (after a
+        reschedule or a deferral) leaves the task's rendered fields as its try's first start stored
+        them: Airflow then skips sending them again, one call to the API server per check.
+        """
         if self.render_templates:
             super().render_template_fields(context, jinja_env)
+        elif continues_try(context):
+            self.template_fields = ()
+
+    def resume_check(self, context: Context, event: Any = None, record: dict[str, Any] | None = None) -> Any:
+        """Where a deferred wait resumes once its trigger fired: the job runs again, with the record it deferred with.
+
+        The record comes back among the deferral's arguments; when Airflow hands them back without
+        it (``dag.test()`` passes the trigger's event alone), it is read from its store.
+        """
+        self._resumed = JobRecord.from_stored(record) if record is not None else self._stored_record(context)
+        return self.execute(context)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         ti = context["ti"]
@@ -194,11 +228,37 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
             self._save(context, record, retries=record.retries + 1, exception=None, retry_at=retry_at)
             raise RetryRequested(outcome.reason, delay)
         if outcome.verdict is Verdict.CHECK_AGAIN:
-            self._save(context, record, checks=record.checks + 1, **self._kept_context(outcome.context))
+            kept = self._kept_context(outcome.context)
+            if self.deferrable:
+                self._defer_check(context, record, delay, kept)
+            self._save(context, record, checks=record.checks + 1, **kept)
             self.next_check = delay
             return False
         self._save(context, record, result=self._shown(outcome.value), exception=outcome.reason)
         raise AirflowFailException(outcome.reason)
+
+    def _defer_check(self, context: Context, record: JobRecord, delay: float, kept: dict[str, Any]) -> NoReturn:
+        """Save the record of one more check and defer the task until the next one, ``delay`` seconds on.
+
+        As in reschedule mode, the job gets a last check at its ``check_timeout`` (counted from its
+        first CheckLater of this try) and fails when it asks for another one after it; Airflow fails a
+        deferral that did not resume ``DEFERRAL_GRACE`` seconds after that (no triggerer running).
+        """
+        now = time.time()
+        resumed_since = record.waiting_since if self._resumed is not None else None
+        since = now if resumed_since is None else resumed_since
+        remaining = self.timeout - (now - since)
+        if remaining < 0:
+            reason = f"{self._who()} still asked to be checked later after its check_timeout of {self.timeout:g} s"
+            self._save(context, record, checks=record.checks + 1, exception=reason, **kept)
+            raise AirflowSensorTimeout(reason)
+        self._save(context, record, checks=record.checks + 1, waiting_since=since, **kept)
+        self.defer(
+            trigger=time_trigger(min(delay, remaining)),
+            method_name="resume_check",
+            kwargs={"record": record.to_stored()},
+            timeout=timedelta(seconds=remaining + DEFERRAL_GRACE),
+        )
 
     def _waited_for_retry(self, remaining: float) -> bool:
         """Before Airflow 3.3 a retry starts at once and waits here for the rest of the job's delay.
@@ -255,15 +315,21 @@ class HymirJobOperator(ChosenRescheduleInterval, BaseSensorOperator):
         return unseal(record.sealed_context) if record.sealed_context is not None else dict(record.context)
 
     def _record(self, context: Context) -> JobRecord:
-        """The job's record from its store (see ``RecordStore``); on the task's very first poke, an empty one.
+        """The job's record: the one a deferred wait resumed with, else from its store; on the very first poke, empty.
 
         Only a poke of this task writes the record, and the store lives as long as the DAG run.
         Whatever ran before (a poke that raised, asked to be checked later or was interrupted)
-        left a later try (retry, clear) or a reschedule behind, so the first poke of try 1 can
-        skip asking: that request was one in six of a task's calls to the API server.
+        left a later try (retry, clear), a reschedule or a deferral (which resumes with its record)
+        behind, so the first poke of try 1 can skip asking: that request was one in six of a task's
+        calls to the API server.
         """
+        if self._resumed is not None:
+            return self._resumed
         if context["ti"].try_number <= 1 and not context.get("task_reschedule_count"):
             return JobRecord()
+        return self._stored_record(context)
+
+    def _stored_record(self, context: Context) -> JobRecord:
         return JobRecord.from_stored(self._store(context).get())
 
     def _store(self, context: Context) -> RecordStore:
