@@ -55,11 +55,12 @@ HAS_EXTERNAL_VIEWS = AIRFLOW_MINOR >= (3, 1)
 # The type checker runs on the newest supported Airflow: the imports for older minors carry a
 # ``type: ignore``, since that Airflow lacks them or types them differently.
 if AIRFLOW_MINOR >= (3, 2):
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowTaskTimeout
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout, AirflowTaskTimeout
 else:
     from airflow.exceptions import (  # type: ignore[attr-defined,no-redef]
         AirflowException,
         AirflowFailException,
+        AirflowSensorTimeout,
         AirflowTaskTimeout,
     )
 
@@ -76,6 +77,7 @@ __all__ = [
     "TESTED_VERSIONS",
     "AirflowException",
     "AirflowFailException",
+    "AirflowSensorTimeout",
     "AirflowTaskTimeout",
 ]
 
@@ -187,6 +189,30 @@ class ChosenRescheduleInterval(BaseSensorOperator):
         if not self.next_check_bounded:
             return self.next_check
         return max(0.0, min(self.next_check, self.timeout - run_duration()))
+
+
+def continues_try(context: Any) -> bool:
+    """Whether this start of a task continues its try: it was rescheduled, or it resumes from a deferral.
+
+    The number of reschedules is in the context; that the task resumes is known only to the
+    task instance's private run context from the API server (its ``next_method``).
+    """
+    if context.get("task_reschedule_count"):
+        return True
+    from_server = getattr(context.get("ti"), "_ti_context_from_server", None)
+    return from_server is not None and from_server.next_method is not None
+
+
+def time_trigger(seconds: float) -> Any:
+    """Airflow's own trigger that fires once ``seconds`` have passed, for a task that defers its wait.
+
+    It is the standard provider's ``TimeDeltaTrigger`` (which the triggerer stores as a
+    ``DateTimeTrigger`` at now + ``seconds``), as ``TimeDeltaSensor(deferrable=True)`` uses; the task
+    resumes with its deferral's ``kwargs`` and the trigger's event.
+    """
+    from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
+
+    return TimeDeltaTrigger(timedelta(seconds=seconds))
 
 
 def _as_datetime(value: Any) -> Any:

@@ -59,6 +59,7 @@ def workflow_to_dag(
     check_interval: float | timedelta | None = None,
     check_timeout: float | timedelta | None = None,
     min_check_interval: float = DEFAULT_MIN_CHECK_INTERVAL,
+    deferrable: bool = False,
     params: dict[str, Any] | None = None,
     **dag_kwargs: Any,
 ) -> DAG:
@@ -77,7 +78,10 @@ def workflow_to_dag(
     Airflow's sensor default). A CheckLater asking for less than ``min_check_interval``
     seconds waits that long instead: on a deployment, a sensor rescheduled within seconds can be
     failed by the scheduler (apache/airflow#71172); should that still happen, the task is retried
-    (if it has retries left) and the job resumes with its stored context. Nested Chains and
+    (if it has retries left) and the job resumes with its stored context. With ``deferrable=True``
+    (or a job's ``meta={"airflow": {"deferrable": True}}``) a CheckLater defers its task to the
+    triggerer on a time trigger instead of rescheduling it: prefer it for many long waits, on a
+    deployment that runs a triggerer (see ``HymirJobOperator``). Nested Chains and
     Groups become TaskGroups when ``task_groups`` is true; task ids stay the same either way.
     ON_FINISHED callbacks become teardown tasks after every job. Before Airflow 3.3 one more task,
     ``hymir_records``, keeps the jobs' records (Airflow has no task state store there). The
@@ -103,6 +107,7 @@ def workflow_to_dag(
         if check_interval is not None
         else default_args.get("poke_interval", DEFAULT_CHECK_INTERVAL),
         "min_check_interval": min_check_interval,
+        "deferrable": deferrable,
     }
     if "retry_delay" not in default_args:
         operator_defaults["retry_delay"] = DEFAULT_AIRFLOW_RETRY_DELAY

@@ -79,6 +79,7 @@ AIRFLOW_META_KEYS = {
     "check_interval": ("poke_interval", _seconds),
     "check_timeout": ("timeout", _seconds),
     "min_check_interval": ("min_check_interval", _non_negative),
+    "deferrable": ("deferrable", _flag),
     "owner": ("owner", _text),
     "max_active_tis_per_dag": ("max_active_tis_per_dag", _whole),
     "executor": ("executor", _text),

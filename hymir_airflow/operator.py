@@ -1,8 +1,9 @@
-"""HymirJobOperator: one Hymir job as one Airflow task, a reschedule-mode sensor.
+"""HymirJobOperator: one Hymir job as one Airflow task, a reschedule-mode sensor that may defer its checks.
 
 The operator calls the job, has the core's ``decide`` say what the try means, and translates
 that outcome into Airflow: a success with the value as XCom, a failure without retry, a retry
-after the delay the job drew, or a reschedule. It judges no result itself.
+after the delay the job drew, or a reschedule (a deferral, with ``deferrable=True``). It judges
+no result itself.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from airflow.sdk import PokeReturnValue
 
@@ -27,15 +29,18 @@ from hymir_airflow.compat import (
     RECORDS_TASK_ID,
     AirflowException,
     AirflowFailException,
+    AirflowSensorTimeout,
     AirflowTaskTimeout,
     ChosenRescheduleInterval,
     RecordStore,
     RetryAfter,
+    continues_try,
     redact,
     retry_policy_arguments,
     seal,
     seals_encrypted,
     set_own_attributes,
+    time_trigger,
     unseal,
 )
 from hymir_airflow.state import STORE_KEY, JobRecord, job_status
@@ -43,6 +48,10 @@ from hymir_airflow.values import decode, encode
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+#: How long past its ``check_timeout`` a deferred job may wait for a late triggerer before Airflow fails its
+#: task (seconds): the last check is due at the timeout itself.
+DEFERRAL_GRACE = 60
 
 
 class RetryRequested(RetryAfter):
@@ -62,12 +71,19 @@ class HymirJobOperator(ChosenRescheduleInterval):
     Made by ``for_job``, which says what each setting means. ``job_args`` and ``job_kwargs`` are
     template fields so that the task's details show them, but they reach the job verbatim unless
     ``render_templates`` is set.
+
+    With ``deferrable=True`` a CheckLater defers the task to Airflow's triggerer on a time
+    trigger instead of rescheduling it: the wait costs no worker start or scheduler pass until it
+    is over, which pays off for many long waits, and needs a running triggerer. The job then runs
+    again with its record; its ``check_timeout`` counts from its first CheckLater of the try.
     """
 
-    template_fields = ("job_args", "job_kwargs")
+    template_fields: tuple[str, ...] = ("job_args", "job_kwargs")
     template_fields_renderers: ClassVar[dict[str, str]] = {"job_args": "json", "job_kwargs": "json"}
     shallow_copy_attrs = ("workflow", "task_ids")
     ui_color = "#ffe7c2"
+    #: The record a deferred wait resumed with (see ``resume_check``); None in a task that did not defer.
+    _resumed: JobRecord | None = None
 
     workflow: Workflow
     hymir_job_id: str
@@ -80,6 +96,7 @@ class HymirJobOperator(ChosenRescheduleInterval):
     retry_on_exception: bool
     render_templates: bool
     min_check_interval: float
+    deferrable: bool
     records_task_id: str | None
 
     @classmethod
@@ -95,6 +112,7 @@ class HymirJobOperator(ChosenRescheduleInterval):
         render_templates: bool = False,
         min_check_interval: float = 0,
         records_task_id: str | None = None,
+        deferrable: bool = False,
         mode: str = "reschedule",
         **kwargs: Any,
     ) -> HymirJobOperator:
@@ -128,6 +146,7 @@ class HymirJobOperator(ChosenRescheduleInterval):
             retry_on_exception=retry_on_exception,
             render_templates=render_templates,
             min_check_interval=min_check_interval,
+            deferrable=deferrable,
             next_check=task.poke_interval,
             records_task_id=records_task_id,
         )
@@ -140,9 +159,25 @@ class HymirJobOperator(ChosenRescheduleInterval):
         return fields | {"hymir_job_id", "hymir_function", "hymir_code"}
 
     def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
-        """Render the job's arguments only when the job opted in: by default they reach it verbatim."""
+        """Render the job's arguments only when the job opted in: by default they reach it verbatim.
+
+        Verbatim arguments are the same at every check, so a start that continues its try (after a
+        reschedule or a deferral) leaves the task's rendered fields as its try's first start stored
+        them: Airflow then skips sending them again, one call to the API server per check.
+        """
         if self.render_templates:
             super().render_template_fields(context, jinja_env)
+        elif continues_try(context):
+            self.template_fields = ()
+
+    def resume_check(self, context: Context, event: Any = None, record: dict[str, Any] | None = None) -> Any:
+        """Where a deferred wait resumes once its trigger fired: the job runs again, with the record it deferred with.
+
+        The record comes back among the deferral's arguments; when Airflow hands them back without
+        it (``dag.test()`` passes the trigger's event alone), it is read from its store.
+        """
+        self._resumed = JobRecord.from_stored(record) if record is not None else self._stored_record(context)
+        return self.execute(context)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         ti = context["ti"]
@@ -225,11 +260,37 @@ class HymirJobOperator(ChosenRescheduleInterval):
             self._save(context, record, retries=record.retries + 1, exception=None, retry_at=retry_at)
             raise RetryRequested(str(outcome.reason), delay)
         if outcome.verdict is Verdict.CHECK_AGAIN and delay is not None:
-            self._save(context, record, checks=record.checks + 1, **self._kept_context(outcome.context or {}))
+            kept = self._kept_context(outcome.context or {})
+            if self.deferrable:
+                self._defer_check(context, record, delay, kept)
+            self._save(context, record, checks=record.checks + 1, **kept)
             self.next_check = delay
             return False
         self._save(context, record, result=self._shown(outcome.value), exception=outcome.reason)
         raise AirflowFailException(outcome.reason)
+
+    def _defer_check(self, context: Context, record: JobRecord, delay: float, kept: dict[str, Any]) -> NoReturn:
+        """Save the record of one more check and defer the task until the next one, ``delay`` seconds on.
+
+        As in reschedule mode, the job gets a last check at its ``check_timeout`` (counted from its
+        first CheckLater of this try) and fails when it asks for another one after it; Airflow fails a
+        deferral that did not resume ``DEFERRAL_GRACE`` seconds after that (no triggerer running).
+        """
+        now = time.time()
+        resumed_since = record.waiting_since if self._resumed is not None else None
+        since = now if resumed_since is None else resumed_since
+        remaining = self.timeout - (now - since)
+        if remaining < 0:
+            reason = f"{self._who()} still asked to be checked later after its check_timeout of {self.timeout:g} s"
+            self._save(context, record, checks=record.checks + 1, exception=reason, **kept)
+            raise AirflowSensorTimeout(reason)
+        self._save(context, record, checks=record.checks + 1, waiting_since=since, **kept)
+        self.defer(
+            trigger=time_trigger(min(delay, remaining)),
+            method_name="resume_check",
+            kwargs={"record": record.to_stored()},
+            timeout=timedelta(seconds=remaining + DEFERRAL_GRACE),
+        )
 
     def _waited_for_retry(self, remaining: float) -> bool:
         """Before Airflow 3.3 a retry starts at once and waits here for the rest of the job's delay.
@@ -286,15 +347,21 @@ class HymirJobOperator(ChosenRescheduleInterval):
         return unseal(record.sealed_context) if record.sealed_context is not None else dict(record.context)
 
     def _record(self, context: Context) -> JobRecord:
-        """The job's record from its store (see ``RecordStore``); on the task's very first poke, an empty one.
+        """The job's record: the one a deferred wait resumed with, else from its store; on the very first poke, empty.
 
         Only a poke of this task writes the record, and the store lives as long as the DAG run.
         Whatever ran before (a poke that raised, asked to be checked later or was interrupted)
-        left a later try (retry, clear) or a reschedule behind, so the first poke of try 1 can
-        skip asking: that request was one in six of a task's calls to the API server.
+        left a later try (retry, clear), a reschedule or a deferral (which resumes with its record)
+        behind, so the first poke of try 1 can skip asking: that request was one in six of a task's
+        calls to the API server.
         """
+        if self._resumed is not None:
+            return self._resumed
         if context["ti"].try_number <= 1 and not context.get("task_reschedule_count"):
             return JobRecord()
+        return self._stored_record(context)
+
+    def _stored_record(self, context: Context) -> JobRecord:
         return JobRecord.from_stored(self._store(context).get())
 
     def _store(self, context: Context) -> RecordStore:

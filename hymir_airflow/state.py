@@ -50,6 +50,8 @@ class JobRecord:
     the context, ``sealed_context`` holds the real one, encrypted with Airflow's Fernet key, so
     the job still gets it back at its next check. ``retry_at`` (before Airflow 3.3, which cannot
     wait a delay chosen per retry) is when the retry the job asked for may run, as a Unix time.
+    ``waiting_since`` is when a job that defers its checks first asked to be checked later in its
+    current try, as a Unix time: its ``check_timeout`` counts from then.
     """
 
     retries: int = 0
@@ -59,6 +61,7 @@ class JobRecord:
     exception: str | None = None
     result: Any = None
     retry_at: float | None = None
+    waiting_since: float | None = None
 
     @classmethod
     def from_stored(cls, stored: Any) -> JobRecord:

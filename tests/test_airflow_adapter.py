@@ -33,6 +33,7 @@ from hymir.examples.cleanup import cleanup_workflow
 from hymir.job import RETRY_LIMIT
 from hymir_airflow import AirflowExecutor, HymirJobOperator, compat, workflow_to_dag
 from hymir_airflow.compat import dag_bag, dag_serializer
+from hymir_airflow.state import JobRecord
 from tests import adapter_jobs
 from tests import scenario_jobs as jobs
 
@@ -270,6 +271,7 @@ def test_meta_overrides_become_operator_arguments():
         "check_interval": 5,
         "check_timeout": 60,
         "retry_on_exception": True,
+        "deferrable": True,
     }
     workflow = Workflow(Chain(jobs.produce(1), jobs.tally("x").with_meta(airflow=overrides)))
 
@@ -284,6 +286,7 @@ def test_meta_overrides_become_operator_arguments():
     assert tuned.poke_interval == 5
     assert tuned.timeout == 60
     assert tuned.retry_on_exception is True and plain.retry_on_exception is False
+    assert tuned.deferrable is True and plain.deferrable is False
     # The other job keeps the defaults.
     assert plain.queue == "default" and plain.pool == "default_pool"
     assert plain.priority_weight == 1 and plain.execution_timeout is None
@@ -645,6 +648,88 @@ def test_check_later_below_min_check_interval_waits_the_minimum_and_says_so(capf
         in log
     )
     assert executor.job_state(run_id, "1").context == {"counter": 1}
+
+
+def test_a_check_reads_the_record_once_and_writes_it_once(airflow_executor, mocker):
+    """What CheckLater costs beyond a native sensor's poke: one read and one write of the job's record per check.
+
+    Three pokes: the first reads nothing (try 1, not rescheduled yet: the record cannot exist),
+    the two later ones read it once each; each of the two checks writes it once (the count and
+    the context it shows), and the success writes nothing.
+    """
+    read = mocker.spy(compat.RecordStore, "get")
+    write = mocker.spy(compat.RecordStore, "set")
+
+    run_on_airflow(airflow_executor, Workflow(Chain(jobs.count_checks(target=3))))
+
+    assert (read.call_count, write.call_count) == (2, 2)
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["rescheduled", "deferred"])
+def test_a_check_does_not_send_the_unchanged_rendered_fields_again(deferrable, mocker):
+    """The job's verbatim arguments are stored as its rendered fields by the try's first start, once."""
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    from airflow.sdk.execution_time import task_runner
+
+    sent = mocker.spy(task_runner, "_serialize_rendered_fields")
+
+    dag_id, run_id = run_on_airflow(
+        AirflowExecutor(deferrable=deferrable), Workflow(Chain(jobs.count_checks(target=3)))
+    )
+
+    starts = [
+        bool(fields)
+        for call, fields in zip(sent.call_args_list, sent.spy_return_list, strict=True)
+        if call.args[0].task_id == "count_checks"
+    ]
+    assert starts == [True, False, False]
+    fields = RenderedTaskInstanceFields.get_templated_fields(task_instance(dag_id, run_id, "count_checks"))
+    assert fields == {"job_args": [], "job_kwargs": {"target": 3}}
+
+
+def test_a_deferrable_check_later_defers_and_resumes_with_its_context():
+    executor = AirflowExecutor(deferrable=True)
+    workflow = Workflow(Chain(jobs.count_checks(target=3)))
+
+    dag_id, run_id = run_on_airflow(executor, workflow)
+
+    ti = task_instance(dag_id, run_id, "count_checks")
+    assert ti.state == "success" and ti.try_number == 1
+    # Checked twice in one try without a reschedule: each wait was a deferral.
+    assert reschedules(ti) == [] and history(dag_id, run_id, "count_checks") == []
+    state = executor.job_state(run_id, "1")
+    assert (state.status, state.retries, state.checks) == (JobStatus.SUCCESS, 0, 2)
+    assert state.context == {"counter": 2}
+    assert state.result == {"counter": 3, "retries": 0}
+
+
+def test_a_deferred_wait_resumes_with_the_record_it_deferred_with_without_reading_it(mocker):
+    task = workflow_to_dag(Workflow(Chain(jobs.count_checks(target=3))), dag_id="resume", deferrable=True).get_task(
+        "count_checks"
+    )
+    mocker.patch.object(HymirJobOperator, "execute", lambda self, context: self._record(context))
+    read = mocker.spy(compat.RecordStore, "get")
+    record = JobRecord(checks=2, context={"counter": 2}, waiting_since=1.5)
+
+    assert task.resume_check({}, event="the trigger's event", record=record.to_stored()) == record
+    assert read.call_count == 0
+
+
+def test_a_deferred_job_fails_once_it_asks_for_a_check_after_its_check_timeout(tmp_path):
+    executor = AirflowExecutor(deferrable=True, check_timeout=2)
+    workflow = Workflow(Chain(jobs.wait_for_file(str(tmp_path / "never"))))
+
+    dag_id, run_id = run_on_airflow(executor, workflow)
+
+    ti = task_instance(dag_id, run_id, "wait_for_file")
+    assert ti.state == "failed" and ti.try_number == 1  # a sensor timeout is not retried
+    assert reschedules(ti) == []
+    state = executor.job_state(run_id, "1")
+    assert state.status is JobStatus.FAILURE and state.checks >= 2
+    assert (
+        "job 1 (tests.scenario_jobs.wait_for_file) still asked to be checked later after its check_timeout of 2 s"
+        in (state.exception)
+    )
 
 
 def test_failure_is_logged_with_its_value_and_not_retried(airflow_executor, capfd, tmp_path):

@@ -52,6 +52,49 @@ def test_an_operator_class_without_a_constructor_of_its_own_adds_no_default_argu
     assert task.owner == "hymir-test"
 
 
+class _Resumable(BaseOperator):
+    def execute(self, context):
+        return None
+
+    def resume(self, context, event=None, record=None):
+        return event, record
+
+
+def test_a_deferred_task_resumes_on_a_time_trigger_with_its_deferral_kwargs():
+    """time_trigger(s) fires at now + s; resume_execution(next_method, next_kwargs, context) calls the named method.
+
+    HymirJobOperator defers a CheckLater with its record in the kwargs and resumes in ``resume_check``.
+    """
+    from datetime import datetime, timezone
+
+    classpath, kwargs = compat.time_trigger(30).serialize()
+    assert classpath == "airflow.providers.standard.triggers.temporal.DateTimeTrigger"
+    assert abs((kwargs["moment"] - datetime.now(timezone.utc)).total_seconds() - 30) < 5
+    resumed = _Resumable(task_id="resumable").resume_execution(
+        "resume", {"event": "fired", "record": {"checks": 2}}, {}
+    )
+    assert resumed == ("fired", {"checks": 2})
+
+
+def test_a_start_that_continues_its_try_is_told_apart_and_may_skip_its_rendered_fields():
+    """continues_try reads task_reschedule_count and RuntimeTaskInstance._ti_context_from_server.next_method;
+    the task runner sends a task's rendered fields only when it has some (HymirJobOperator skips them on such starts).
+    """
+    from airflow.sdk.api.datamodels._generated import TIRunContext
+    from airflow.sdk.execution_time import task_runner
+
+    assert "_ti_context_from_server" in task_runner.RuntimeTaskInstance.__private_attributes__
+    assert "next_method" in TIRunContext.model_fields
+    assert "if rendered_fields := _serialize_rendered_fields(ti.task)" in inspect.getsource(task_runner._prepare)
+
+    class _Resuming:
+        _ti_context_from_server = TIRunContext.model_construct(next_method="resume_check")
+
+    assert compat.continues_try({"task_reschedule_count": 2, "ti": object()})
+    assert compat.continues_try({"task_reschedule_count": 0, "ti": _Resuming()})
+    assert not compat.continues_try({"task_reschedule_count": 0, "ti": object()})
+
+
 def test_template_rendering_goes_through_render_template_fields():
     """Verbatim arguments: HymirJobOperator overrides BaseOperator.render_template_fields(context, jinja_env)."""
     parameters = list(inspect.signature(BaseOperator.render_template_fields).parameters)

@@ -7,12 +7,22 @@ Celery workers).
 
 from __future__ import annotations
 
+import time
+
+import httpx
 import pytest
 
 from hymir import JobStatus, WorkflowStatus
 from tests.deployment_fixtures import remote
 
 pytestmark = [pytest.mark.airflow, pytest.mark.deployment]
+
+DEFERRED_DAG = '''"""Airflow DAG: the CheckLater example with its waits deferred to the triggerer."""
+from hymir.examples.waiting import waiting_workflow
+from hymir_airflow import workflow_to_dag
+
+dag = workflow_to_dag(waiting_workflow(), dag_id="hymir_waiting_deferred", deferrable=True)
+'''
 
 
 def test_api_errors_are_clear(embedded):
@@ -70,6 +80,40 @@ def test_embedded_deployment_runs_the_example_dags(embedded):
     assert waited["1"].result >= 20
     assert waited["2"].result == "ready" and waited["2"].checks == 0
     assert executor.progress(runs["hymir_waiting"]) == (3, 3)
+
+
+def test_deferred_checks_wait_on_the_triggerer_and_resume_with_their_record(embedded):
+    from hymir.examples.waiting import waiting_workflow
+
+    (embedded.dags_folder / "hymir_waiting_deferred.py").write_text(DEFERRED_DAG)
+    ready = embedded.home / "ready-for-the-deferred-run.txt"
+    ready.write_text("ready")
+    executor = remote(embedded, unpause=True)
+    executor.wait_for_dag("hymir_waiting_deferred", timeout=120)
+    run_id = executor.run(
+        waiting_workflow(), dag_id="hymir_waiting_deferred", params={"path": str(ready), "seconds": 20}
+    )
+    token = httpx.post(
+        f"{embedded.api_url}/auth/token", json={"username": "admin", "password": embedded.password}, timeout=30
+    ).json()["access_token"]
+    task_path = f"/api/v2/dags/hymir_waiting_deferred/dagRuns/{run_id}/taskInstances/wait_for_seconds"
+
+    def waiting_task() -> dict:
+        answer = httpx.get(embedded.api_url + task_path, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        return answer.json()
+
+    deadline = time.monotonic() + 120
+    while waiting_task()["state"] != "deferred":
+        assert time.monotonic() < deadline, f"the waiting task never deferred: {waiting_task()}"
+        time.sleep(0.5)
+    assert executor.wait(run_id, sleep=1, timeout=240).status is WorkflowStatus.SUCCESS
+
+    assert waiting_task()["try_number"] == 1
+    waited = executor.job_states(run_id)
+    assert waited["1"].status is JobStatus.SUCCESS and waited["1"].retries == 0
+    assert 1 <= waited["1"].checks <= 2 and "started" in waited["1"].context
+    assert waited["1"].result >= 20
+    assert waited["2"].result == "ready" and waited["2"].checks == 0
 
 
 def test_distributed_celery_deployment_spreads_jobs_over_both_workers(distributed):
