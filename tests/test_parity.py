@@ -25,8 +25,11 @@ JOB = "tests.parity_jobs"
 
 
 @contextlib.contextmanager
-def airflow_watchdog(executor, after: float = 20.0):
-    """On Airflow, fail task instances still waiting for a retry or reschedule ``after`` seconds in.
+def airflow_watchdog(executor, workflow: Workflow, after: float = 20.0, dag_id: str | None = None):
+    """On Airflow, fail the run's task instances still waiting for a retry or reschedule ``after`` seconds in.
+
+    Only tasks of the workflow's DAG are looked at: other tests leave tasks of their own in
+    these states in the session's database.
 
     An engine that accepts a wait of centuries (or falls back to Airflow's 5-minute retry_delay)
     would leave dag.test() polling for that long; this ends such a run so the test fails with a
@@ -41,6 +44,9 @@ def airflow_watchdog(executor, after: float = 20.0):
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
 
+    from hymir_airflow.executor import default_dag_id
+
+    dag_id = dag_id or default_dag_id(workflow)
     stop = threading.Event()
 
     def watch() -> None:
@@ -49,6 +55,7 @@ def airflow_watchdog(executor, after: float = 20.0):
         while not stop.is_set():
             try:
                 waiting = TaskInstance.state.in_(["up_for_retry", "up_for_reschedule"])
+                waiting &= TaskInstance.dag_id == dag_id
                 with create_session() as session:
                     stuck = session.execute(select(TaskInstance.task_id, TaskInstance.state).where(waiting)).all()
                     if stuck:
@@ -76,7 +83,7 @@ def run(executor, workflow: Workflow, *, stuck_after: float = 60.0, **kwargs) ->
     run whose tasks still wait for a retry or a reschedule after ``stuck_after`` seconds is ended
     by failing those tasks (no test here needs that long), and the test fails saying so.
     """
-    with airflow_watchdog(executor, after=stuck_after) as watchdog:
+    with airflow_watchdog(executor, workflow, after=stuck_after, dag_id=kwargs.get("dag_id")) as watchdog:
         workflow_id = run_unguarded(executor, workflow, **kwargs)
     if watchdog:
         pytest.fail(f"the run was stuck waiting on Airflow: {'; '.join(watchdog)}")
@@ -254,7 +261,7 @@ def test_huge_waits_are_refused(executor, tmp_path, kind, seconds):
     path = tmp_path / "calls"
     workflow = Workflow(Group(pj.huge_wait(str(path), kind, seconds), pj.emit_name("independent")))
     workflow.on(Workflow.Callbacks.ON_FINISHED, pj.report_status())
-    with airflow_watchdog(executor, after=20.0) as watchdog:
+    with airflow_watchdog(executor, workflow, after=20.0) as watchdog:
         workflow_id = run_unguarded(executor, workflow)
 
     state = executor.job_state(workflow_id, "1")

@@ -144,7 +144,7 @@ def record(executor, workflow: Workflow) -> dict[str, Any]:
     """Run ``workflow`` (with a fresh counter directory) and return everything the engine reports of it."""
     counter_dir = tempfile.mkdtemp(prefix="hymir-parity-")
     try:
-        with airflow_watchdog(executor, after=90.0) as stuck:
+        with airflow_watchdog(executor, workflow, after=90.0) as stuck:
             workflow_id = executor.run(workflow, params={"counter_dir": counter_dir})
             executor.wait(workflow_id, sleep=0.1, timeout=180)
         assert not stuck, f"the run was stuck waiting on Airflow: {stuck}"
