@@ -51,7 +51,10 @@ def group_1():
 
 @job(inputs=["job_state"], output="value")
 def wait_once_keeping_a_note(job_state: JobState):
-    """Ask to be checked again once, keeping a note in the context; then succeed with the context."""
+    """Ask to be checked again once, keeping a note in the context; then succeed with the context.
+
+    The wait is long enough for a test to fail the waiting task well before its check is due.
+    """
     if not job_state.context:
-        return CheckLater(wait_for=3, context={"note": "kept across the race"})
+        return CheckLater(wait_for=10, context={"note": "kept across the race"})
     return Success({"context": job_state.context, "checks": job_state.checks, "retries": job_state.retries})

@@ -19,7 +19,7 @@ import pytest
 
 pytest.importorskip("airflow")
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
 from airflow.models.taskinstance import TaskInstance
@@ -819,22 +819,27 @@ def test_a_waiting_job_failed_by_the_scheduler_resumes_with_its_context_after_a_
     dag_id, failed = default_dag_id(workflow), []
 
     def fail_the_waiting_task() -> None:
-        """What the scheduler does in the race, done once the task is rescheduled (dag.test needs the main thread)."""
+        """What the scheduler does in the race, done once the task is rescheduled (dag.test needs the main thread).
+
+        One UPDATE guarded by the state, so that a task dag.test() has already picked up again is
+        left alone (an ORM read-then-write could overwrite its new state).
+        """
         deadline = time.monotonic() + 60
         while not failed and time.monotonic() < deadline:
             now = datetime.now(timezone.utc)
             try:
                 with create_session() as session:
-                    waiting = session.scalar(
-                        select(TaskInstance).where(
+                    changed = session.execute(
+                        update(TaskInstance)
+                        .where(
                             TaskInstance.dag_id == dag_id, TaskInstance.state == TaskInstanceState.UP_FOR_RESCHEDULE
                         )
-                    )
-                    if waiting is not None:
-                        waiting.state, waiting.end_date = TaskInstanceState.UP_FOR_RETRY, now
+                        .values(state=TaskInstanceState.UP_FOR_RETRY, end_date=now)
+                        .execution_options(synchronize_session=False)
+                    ).rowcount
             except OperationalError:  # SQLite is busy with the run: try again
-                waiting = None
-            if waiting is not None:
+                changed = 0
+            if changed:
                 failed.append(now)
             time.sleep(0.05)
 
