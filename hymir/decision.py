@@ -19,7 +19,7 @@ from hymir.errors import InvalidJobReturn
 from hymir.executor import JobState, JobStatus
 from hymir.job import DEFAULT_CHECK_INTERVAL, MAX_WAIT, RETRY_LIMIT, CheckLater, Failure, Retry, Success
 from hymir.jsonsafe import json_problem
-from hymir.validation import describe
+from hymir.labels import describe
 from hymir.workflow import Workflow
 
 

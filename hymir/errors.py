@@ -1,12 +1,30 @@
 """The errors Hymir raises, so callers can catch exactly what they expect."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 
 class HymirError(Exception):
     """Base class of every error raised by Hymir."""
 
 
 class InvalidWorkflow(HymirError, ValueError):
-    """A workflow (or serialized workflow data) is malformed; raised when it is built."""
+    """A workflow (or serialized workflow data) is malformed; raised when it is built.
+
+    ``problems`` lists every problem found, one message each: ``Workflow()`` checks all its jobs
+    before it raises, so a tool (``hymir validate``) can show them all at once. The error's own
+    message is the first problem, followed by the others on their own lines.
+    """
+
+    def __init__(self, message: str, *, problems: Sequence[str] | None = None):
+        super().__init__(message)
+        self.problems: list[str] = list(problems) if problems else [message]
+
+    @classmethod
+    def of(cls, problems: Sequence[str]) -> InvalidWorkflow:
+        """One error for every problem in ``problems`` (at least one)."""
+        return cls("\n".join(problems), problems=problems)
 
 
 class InvalidJobReturn(HymirError, TypeError):

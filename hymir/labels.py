@@ -1,4 +1,4 @@
-"""What people see a job called: its function's name and, shortened, the arguments it is bound to.
+"""What people see a job called: in messages its identity and function, in displays its call.
 
 Jobs of one function differ only in their arguments, so the Airflow UI (task display names),
 ``hymir graph`` and the Hymir view all show ``uppercase("hello")`` rather than ``uppercase_2``.
@@ -13,6 +13,11 @@ from hymir.job import Job
 #: How many characters of one argument, and of all of them, a label shows.
 ARGUMENT_SHOWN = 24
 ARGUMENTS_SHOWN = 60
+
+
+def describe(job: Job) -> str:
+    """How messages name a job: its identity and its function (``job 3 (tasks.load)``)."""
+    return f"job {job.identity} ({job.name})"
 
 
 def function_name(job: Job) -> str:

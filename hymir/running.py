@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from hymir.binding import InputBinding
 from hymir.job import CheckLater, Success
 from hymir.jsonsafe import json_copy
-from hymir.validation import InputBinding, describe
+from hymir.labels import describe
 from hymir.workflow import Workflow
 
 

@@ -1,98 +1,20 @@
-"""Checks a workflow's jobs when it is built, and works out where each job's inputs come from."""
+"""Checks a workflow's jobs when it is built: functions, arguments, meta, outputs and inputs.
+
+Every job is checked, and one ``InvalidWorkflow`` lists every problem found (``problems``).
+"""
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-import functools
-import inspect
-import types
-import typing
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from hymir.binding import InputBinding
 from hymir.errors import InvalidWorkflow, JobNotImportable
 from hymir.job import RESERVED_INPUTS, RETRY_LIMIT, Job, input_parameter, resolve_function
 from hymir.jsonsafe import json_problem
-
-
-@dataclass(frozen=True)
-class InputBinding:
-    """One input of a job: the output it reads, the parameter it fills, and who produces it.
-
-    ``producers`` lists the producing job identities in workflow order (the order in which the
-    jobs appear in the workflow, which is the order of a list input's values), or is None for a value the
-    engine provides itself: a reserved input or a workflow parameter. ``many`` is true when the
-    parameter takes the list of values.
-    """
-
-    output: str
-    parameter: str
-    producers: tuple[str, ...] | None
-    many: bool
-
-
-@dataclass(frozen=True)
-class _Signature:
-    """What validation needs to know about a job function's parameters."""
-
-    signature: inspect.Signature
-    accepts_any_keyword: bool
-    list_parameters: frozenset[str]
-    bare_list_parameters: frozenset[str]
-
-
-def describe(job: Job) -> str:
-    """How messages name a job: its identity and its function."""
-    return f"job {job.identity} ({job.name})"
-
-
-@functools.cache
-def _signature_of(function: Callable[..., Any]) -> _Signature:
-    try:
-        signature = inspect.signature(function, eval_str=True)
-    except Exception:
-        signature = inspect.signature(function)
-    parameters = signature.parameters.values()
-    return _Signature(
-        # Messages show what the job is called with; the return annotation only adds noise there.
-        signature=signature.replace(return_annotation=inspect.Signature.empty),
-        accepts_any_keyword=any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters),
-        list_parameters=frozenset(p.name for p in parameters if _is_list_annotation(p.annotation)),
-        bare_list_parameters=frozenset(p.name for p in parameters if _is_bare_list(p.annotation)),
-    )
-
-
-def _without_none(annotation: Any) -> Any:
-    """``X`` for ``Optional[X]`` and ``X | None`` (also when left as a string); else the annotation itself."""
-    if isinstance(annotation, str):
-        text = annotation.replace(" ", "")
-        for prefix in ("Optional[", "typing.Optional["):
-            if text.startswith(prefix) and text.endswith("]"):
-                return text[len(prefix) : -1]
-        parts = [part for part in text.split("|") if part != "None"]
-        return parts[0] if len(parts) == 1 else text
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        members = [member for member in typing.get_args(annotation) if member is not type(None)]
-        if len(members) == 1:
-            return members[0]
-    return annotation
-
-
-def _is_list_annotation(annotation: Any) -> bool:
-    """True for ``list``, ``list[...]``, ``typing.List[...]`` and their ``Optional``/``| None`` forms."""
-    annotation = _without_none(annotation)
-    if isinstance(annotation, str):
-        return annotation in ("list", "List") or annotation.startswith(("list[", "List[", "typing.List["))
-    return annotation is list or typing.get_origin(annotation) is list
-
-
-def _is_bare_list(annotation: Any) -> bool:
-    """True for a ``list`` annotation that names no item type: easy to mistake for a single value."""
-    annotation = _without_none(annotation)
-    return annotation in ("list", "List", list, typing.List)  # noqa: UP006 (typing.List the value, not an annotation)
+from hymir.labels import describe
+from hymir.signatures import binding_problem, signature_of
 
 
 def validate_retry_cap(value: Any) -> str | None:
@@ -138,7 +60,7 @@ def _check_job(
     _check_output_name(job)
     if job.output in RESERVED_INPUTS:
         raise InvalidWorkflow(f"{describe(job)}: output {job.output!r} is a reserved input name; choose another")
-    info = _signature_of(function)
+    info = signature_of(function)
     bindings: list[InputBinding] = []
     for entry in job.inputs or ():
         output, parameter = input_parameter(entry)
@@ -175,26 +97,12 @@ def _check_job(
             )
         bindings.append(InputBinding(output, parameter, producers, many))
     keywords = (*job.kwargs, *(b.parameter for b in bindings)) if bindings else tuple(job.kwargs)
-    problem = _binding_problem(function, len(job.args), keywords)
+    problem = binding_problem(function, len(job.args), keywords)
     if problem:
         raise InvalidWorkflow(
             f"{describe(job)}: its arguments and inputs do not fit {function.__name__}{info.signature}: {problem}"
         )
     return bindings
-
-
-@functools.lru_cache(maxsize=4096)
-def _binding_problem(function: Callable[..., Any], positional: int, keywords: tuple[str, ...]) -> str | None:
-    """Why ``positional`` arguments and these keyword names do not fit ``function``, or None.
-
-    Whether a call fits depends on the count and the names only, so jobs of one function called
-    alike are checked once.
-    """
-    try:
-        _signature_of(function).signature.bind(*range(positional), **dict.fromkeys(keywords))
-    except TypeError as error:
-        return str(error)
-    return None
 
 
 def validate_params(params: Any, jobs: Mapping[str, Job]) -> dict[str, Any]:
@@ -258,8 +166,16 @@ def validate_jobs(
                 )
         return tuple(producers)
 
-    errors = _collected.get()
-    return {identity: _recorded(errors, jobs[identity], producers_of, params) for identity in order}
+    bindings: dict[str, list[InputBinding]] = {}
+    problems: list[str] = []
+    for identity in order:
+        try:
+            bindings[identity] = _check_job(jobs[identity], producers_of, params)
+        except InvalidWorkflow as error:
+            problems.extend(error.problems)
+    if problems:
+        raise InvalidWorkflow.of(problems)
+    return bindings
 
 
 def validate_callback(job: Job, jobs: Mapping[str, Job], params: Mapping[str, Any]) -> list[InputBinding]:
@@ -268,36 +184,4 @@ def validate_callback(job: Job, jobs: Mapping[str, Job], params: Mapping[str, An
     def producers_of(_: Job, output: str) -> tuple[str, ...]:
         return tuple(identity for identity, job in jobs.items() if job.output == output)
 
-    return _recorded(_collected.get(), job, producers_of, params)
-
-
-_collected: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("hymir_collected_errors", default=None)
-
-
-@contextlib.contextmanager
-def collect_errors() -> Iterator[list[str]]:
-    """Within this block, a job that fails validation is recorded in the yielded list and skipped.
-
-    Workflows then build despite invalid jobs, so a tool can list every job's error where
-    ``Workflow()`` alone stops at the first. Errors of the graph as a whole (cycles, members
-    that are not jobs, bad params) still raise.
-    """
-    errors: list[str] = []
-    token = _collected.set(errors)
-    try:
-        yield errors
-    finally:
-        _collected.reset(token)
-
-
-def _recorded(
-    errors: list[str] | None, job: Job, producers_of: Callable[[Job, str], tuple[str, ...]], params: Mapping[str, Any]
-) -> list[InputBinding]:
-    """Check one job (see ``_check_job``); inside ``collect_errors`` (``errors`` is its list), record its error."""
-    if errors is None:
-        return _check_job(job, producers_of, params)
-    try:
-        return _check_job(job, producers_of, params)
-    except InvalidWorkflow as error:
-        errors.append(str(error))
-        return []
+    return _check_job(job, producers_of, params)

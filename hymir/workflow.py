@@ -9,11 +9,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from hymir import legacy
+from hymir.binding import InputBinding
 from hymir.errors import InvalidWorkflow
 from hymir.job import DEFAULT_MAX_RETRIES, Job, JobFunction
 from hymir.jsonsafe import json_problem
 from hymir.trust import allowed_prefixes, check_allowed, check_function_allowed
-from hymir.validation import InputBinding, validate_callback, validate_jobs, validate_params, validate_retry_cap
+from hymir.validation import validate_callback, validate_jobs, validate_params, validate_retry_cap
 
 #: The serialization format written by ``Workflow.serialize``.
 FORMAT_VERSION = 1

@@ -7,7 +7,7 @@ from typing import Any
 
 from hymir.errors import InvalidWorkflow
 from hymir.job import Job
-from hymir.validation import describe
+from hymir.labels import describe
 from hymir_airflow.compat import weight_rules
 
 

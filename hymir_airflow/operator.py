@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from airflow.sdk import PokeReturnValue
 
+from hymir.binding import InputBinding
 from hymir.decision import Outcome, Verdict, decide, decide_raised
 from hymir.errors import MissingValue
 from hymir.executor import JobState, JobStatus, WorkflowState, WorkflowStatus
 from hymir.jsonsafe import json_problem
+from hymir.labels import describe
 from hymir.running import JobCall, call_job, summarize
-from hymir.validation import InputBinding, describe
 from hymir.workflow import Workflow
 from hymir_airflow.compat import (
     HAS_RETRY_POLICY,

@@ -61,7 +61,7 @@ def _load(spec: str) -> Target:
             return load_target(spec)
         except InvalidWorkflow as error:
             raise click.ClickException(
-                f"{spec} is not a valid workflow: {error}\nRun `hymir validate {spec}` to list every error."
+                f"{spec} is not a valid workflow: {error.problems[0]}\nRun `hymir validate {spec}` to list every error."
             ) from None
 
 

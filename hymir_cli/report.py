@@ -6,7 +6,7 @@ from typing import Any
 
 from hymir.executor import JobState, JobStatus, WorkflowState
 from hymir.job import Job
-from hymir.validation import describe
+from hymir.labels import describe
 from hymir.workflow import Workflow
 
 #: Longest result shown in a table cell; longer ones are cut with "...".

@@ -61,7 +61,7 @@ def failing() -> Workflow:
 
 
 def broken() -> Workflow:
-    """Five invalid jobs (1, 3, 4, 5, 6) and an invalid callback: Workflow() raises for the first one only."""
+    """Five invalid jobs (1, 3, 4, 5, 6) and an invalid callback: Workflow() raises one error listing the five."""
     workflow = Workflow(
         Chain(
             count(),  # 1: its input 'words' is produced only after it

@@ -71,7 +71,8 @@ def test_validate_lists_every_error():
     result = hymir("validate", f"{W}:broken")
     assert result.returncode == 1
     lines = result.stdout.splitlines()
-    assert lines[0] == f"{W}:broken is not a valid workflow (6 errors):"
+    # Workflow() lists every job's problem; the callback, added after it, is checked once the jobs are valid.
+    assert lines[0] == f"{W}:broken is not a valid workflow (5 errors):"
     assert lines[1:] == [
         f"  - job 1 ({W}.count): input 'words': its producer job 2 ({W}.shout) does not run before it; "
         "put the producer earlier in a Chain",
@@ -82,7 +83,6 @@ def test_validate_lists_every_error():
         "value; annotate it as list[...] to receive every value",
         f"  - job 6 ({W}.refuse): its arguments and inputs do not fit refuse(reason: str): too many positional "
         "arguments",
-        f"  - job 7 ({W}.count): input 'totals': the function count(words: list[str]) has no parameter 'totals'",
     ]
 
 

@@ -704,3 +704,20 @@ def test_non_string_output_is_refused_when_the_workflow_is_built(output):
 def test_every_workflow_that_builds_reads_back():
     built = Workflow(Chain(noop(), produce(1).with_meta(owner="me", retries=[1, 2])))
     assert Workflow.deserialize(built.serialize()) == built
+
+
+def test_one_error_lists_the_problem_of_every_invalid_job():
+    """Workflow() checks every job before it raises, so a user (or hymir validate) sees them all at once."""
+    with pytest.raises(InvalidWorkflow) as raised:
+        Workflow(Chain(consume(), produce(("a", "tuple")), produce(1)))
+    problems = raised.value.problems
+    assert len(problems) == 2
+    assert problems[0].startswith("job 1 (") and "input 'value': its producer" in problems[0]
+    assert problems[1].startswith("job 2 (") and "is not JSON-safe" in problems[1]
+    assert str(raised.value).splitlines() == problems
+
+
+def test_a_single_problem_is_the_whole_message():
+    with pytest.raises(InvalidWorkflow) as raised:
+        Workflow(Chain(produce(("a", "tuple"))))
+    assert raised.value.problems == [str(raised.value)]

@@ -13,13 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
+from hymir.binding import InputBinding
 from hymir.clock import Clock
 from hymir.decision import Outcome, Verdict, decide, decide_raised, stopped_outcome
 from hymir.errors import WorkflowDoesNotExist, WorkflowNotFinished
 from hymir.executor import Executor, JobState, JobStatus, WorkflowState, WorkflowStatus
 from hymir.jsonsafe import json_copy
+from hymir.labels import describe
 from hymir.running import JobCall, call_job, summarize
-from hymir.validation import InputBinding, describe
 from hymir.workflow import Workflow
 
 log = logging.getLogger("hymir")
