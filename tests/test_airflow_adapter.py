@@ -34,8 +34,8 @@ from hymir.job import RETRY_LIMIT
 from hymir_airflow import AirflowExecutor, HymirJobOperator, compat, workflow_to_dag
 from hymir_airflow.compat import dag_bag, dag_serializer
 from hymir_airflow.state import JobRecord
-from tests import adapter_jobs
-from tests import scenario_jobs as jobs
+from tests.jobs import adapter as adapter_jobs
+from tests.jobs import scenario as jobs
 
 pytestmark = pytest.mark.airflow
 
@@ -385,7 +385,7 @@ def test_bad_meta_is_refused_naming_the_job_and_key(meta, names):
         dag_serializer().serialize_dag(dag)
 
     message = str(raised.value)
-    assert "job 2 (tests.scenario_jobs.tally)" in message
+    assert "job 2 (tests.jobs.scenario.tally)" in message
     for name in names:
         assert name in message
 
@@ -394,7 +394,7 @@ def test_meta_airflow_must_be_a_dict():
     workflow = Workflow(Chain(jobs.produce(1).with_meta(airflow="gpu")))
 
     with pytest.raises(
-        InvalidWorkflow, match=r"job 1 \(tests\.scenario_jobs\.produce\): meta\['airflow'\] must be a dict"
+        InvalidWorkflow, match=r"job 1 \(tests\.jobs\.scenario\.produce\): meta\['airflow'\] must be a dict"
     ):
         workflow_to_dag(workflow, dag_id="bad_meta")
 
@@ -412,15 +412,15 @@ def test_other_meta_is_ignored():
 BAD_DAG_FILES = {
     "no-producer": (
         "Workflow(Chain(jobs.double()))",
-        ["job 1 (tests.scenario_jobs.double)", "input 'value'", "no job produces it"],
+        ["job 1 (tests.jobs.scenario.double)", "input 'value'", "no job produces it"],
     ),
     "producer-after-consumer": (
         "Workflow(Chain(jobs.double(), jobs.produce(1)))",
-        ["job 1 (tests.scenario_jobs.double)", "input 'value'", "does not run before it"],
+        ["job 1 (tests.jobs.scenario.double)", "input 'value'", "does not run before it"],
     ),
     "unknown-meta-key": (
         "Workflow(Chain(jobs.produce(1).with_meta(airflow={'qeueu': 'gpu'})))",
-        ["job 1 (tests.scenario_jobs.produce)", "unknown key 'qeueu'"],
+        ["job 1 (tests.jobs.scenario.produce)", "unknown key 'qeueu'"],
     ),
 }
 
@@ -435,7 +435,7 @@ def test_dag_file_with_an_invalid_workflow_is_an_import_error_naming_job_and_inp
             """A drop-in Airflow DAG file whose workflow is invalid."""
             from hymir import Chain, Workflow
             from hymir_airflow import workflow_to_dag
-            from tests import scenario_jobs as jobs
+            from tests.jobs import scenario as jobs
 
             dag = workflow_to_dag({workflow_code}, dag_id="hymir_bad")
             '''
@@ -543,12 +543,12 @@ def test_retry_waits_the_drawn_delay_between_airflow_tries(airflow_executor, moc
     # Airflow logs the try's end as an error with a traceback; its last line says it was planned
     # (3.0 draws tracebacks in boxes that wrap long lines, hence the joined whitespace).
     assert (
-        "RetryRequested: job 1 (tests.adapter_jobs.retry_once) returned Retry(wait_min=0.5, wait_max=1.5, "
+        "RetryRequested: job 1 (tests.jobs.adapter.retry_once) returned Retry(wait_min=0.5, wait_max=1.5, "
         "max_retries=2); retry 1 of 2 in 1.0 s (a retry the job asked for, not a crash)" in " ".join(log.split())
     )
     if compat.HAS_RETRY_POLICY:
         # 3.3: the retry policy records the reason and waits the drawn delay before the next try.
-        assert "job 1 (tests.adapter_jobs.retry_once) returned Retry(wait_min=0.5, wait_max=1.5, max_retries=2)" in (
+        assert "job 1 (tests.jobs.adapter.retry_once) returned Retry(wait_min=0.5, wait_max=1.5, max_retries=2)" in (
             first.retry_reason
         )
         assert "retry 1 of 2 in 1.0 s" in first.retry_reason
@@ -575,7 +575,7 @@ def test_airflow_retries_do_not_cap_the_jobs_own_retries(airflow_executor):
     assert state.retries == 5
     # What a user reads afterwards says why: the job asked for another retry past its cap,
     # not a sensor timeout or a lost worker.
-    assert "job 1 (tests.adapter_jobs.always_retry_quickly)" in state.exception
+    assert "job 1 (tests.jobs.adapter.always_retry_quickly)" in state.exception
     assert "gave up after 5 retries (max_retries=5)" in state.exception
     assert "lost worker" not in state.exception
 
@@ -612,7 +612,7 @@ def test_check_later_reschedules_without_a_new_try_and_keeps_its_context(airflow
     announced = list(
         dict.fromkeys(
             re.findall(
-                r"job 1 \(tests\.scenario_jobs\.count_checks\): target=3 -> "
+                r"job 1 \(tests\.jobs\.scenario\.count_checks\): target=3 -> "
                 r"CheckLater\(wait_for=1, context=\{'counter': (\d)\}\); "
                 r"next check at ([0-9T:+-]+)",
                 log,
@@ -645,7 +645,7 @@ def test_check_later_below_min_check_interval_waits_the_minimum_and_says_so(capf
     (row,) = reschedules(ti)
     assert (row.reschedule_date - row.end_date).total_seconds() == pytest.approx(1.5, abs=0.1)
     assert (
-        "job 1 (tests.scenario_jobs.count_checks) asked to be checked again in 1 s; waiting min_check_interval=1.5 s"
+        "job 1 (tests.jobs.scenario.count_checks) asked to be checked again in 1 s; waiting min_check_interval=1.5 s"
         in log
     )
     assert executor.job_state(run_id, "1").context == {"counter": 1}
@@ -728,7 +728,7 @@ def test_a_deferred_job_fails_once_it_asks_for_a_check_after_its_check_timeout(t
     state = executor.job_state(run_id, "1")
     assert state.status is JobStatus.FAILURE and state.checks >= 2
     assert (
-        "job 1 (tests.scenario_jobs.wait_for_file) still asked to be checked later after its check_timeout of 2 s"
+        "job 1 (tests.jobs.scenario.wait_for_file) still asked to be checked later after its check_timeout of 2 s"
         in (state.exception)
     )
 
@@ -740,11 +740,11 @@ def test_failure_is_logged_with_its_value_and_not_retried(airflow_executor, capf
     dag_id, run_id = run_on_airflow(airflow_executor, workflow)
 
     log = "".join(capfd.readouterr())
-    assert "job 1 (tests.scenario_jobs.fail_with): {'code': 7} -> Failure(result={'code': 7})" in log
+    assert "job 1 (tests.jobs.scenario.fail_with): {'code': 7} -> Failure(result={'code': 7})" in log
     if compat.AIRFLOW_MINOR >= (3, 1):  # 3.0 draws the exception as a wrapped panel in the task log
-        assert "AirflowFailException: job 1 (tests.scenario_jobs.fail_with) returned Failure({'code': 7})" in log
+        assert "AirflowFailException: job 1 (tests.jobs.scenario.fail_with) returned Failure({'code': 7})" in log
     assert (
-        "job 1 (tests.scenario_jobs.fail_with) returned Failure({'code': 7})"
+        "job 1 (tests.jobs.scenario.fail_with) returned Failure({'code': 7})"
         in airflow_executor.job_state(run_id, "1").exception
     )
     ti = task_instance(dag_id, run_id, "fail_with")

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from hymir import Chain, Group, InvalidWorkflow, Job, JobStatus, Workflow, WorkflowStatus
 from hymir.executors.local import LocalExecutor
-from tests import reliability_jobs as jobs
+from tests.jobs import reliability as jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -66,21 +66,21 @@ json_values = st.recursive(
 #: Job function names: valid ones, ones outside "tests", attribute paths out of a module, nonsense.
 names = st.sampled_from(
     [
-        "tests.reliability_jobs.step",
-        "tests.reliability_jobs.seed",
-        "tests.scenario_jobs.produce",
+        "tests.jobs.reliability.step",
+        "tests.jobs.reliability.seed",
+        "tests.jobs.scenario.produce",
         "os.system",
         "hymir.examples.words.uppercase",
-        "tests.reliability_jobs.os.system",
-        "tests.reliability_jobs.json.loads",
-        "tests.reliability_jobs.Opaque",
-        "tests.reliability_jobs._EVENTS",
-        "tests.reliability_jobs.step.function.__globals__",
+        "tests.jobs.reliability.os.system",
+        "tests.jobs.reliability.json.loads",
+        "tests.jobs.reliability.Opaque",
+        "tests.jobs.reliability._EVENTS",
+        "tests.jobs.reliability.step.function.__globals__",
         "tests.no_such_module.job",
         "tests",
         "tests.",
         "tests..step",
-        "tests.reliability_jobs.<lambda>",
+        "tests.jobs.reliability.<lambda>",
         "",
     ]
 ) | st.text(max_size=20)
@@ -333,7 +333,7 @@ REASONS = {
     "object": "the value is of type Opaque, which is not JSON-safe",
     "nested-set": "the value['rows'][1]['tags'] is of type set, which is not JSON-safe",
 }
-PREFIX = "job 1 (tests.reliability_jobs.unsafe_output): output 'value' cannot be stored: "
+PREFIX = "job 1 (tests.jobs.reliability.unsafe_output): output 'value' cannot be stored: "
 
 
 @pytest.mark.parametrize("kind", list(REASONS))
@@ -372,7 +372,7 @@ OBJECT_STORAGE_RUN = r'''
 import json, os, sys
 from hymir import Chain, Workflow
 from hymir_airflow import AirflowExecutor
-from tests.reliability_jobs import many_numbers, receive_numbers
+from tests.jobs.reliability import many_numbers, receive_numbers
 
 notes = sys.argv[1]
 executor = AirflowExecutor()

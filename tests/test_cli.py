@@ -1,7 +1,7 @@
 """The `hymir` command, run through its installed console script as a user would run it.
 
 Each test starts the script next to this interpreter with the repository as the working
-directory, so the example workflows import as ``tests.cli_workflows``.
+directory, so the example workflows import as ``tests.jobs.cli``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 HYMIR = Path(sys.executable).parent / "hymir"
-W = "tests.cli_workflows"
+W = "tests.jobs.cli"
 
 
 def hymir(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -193,7 +193,7 @@ def test_run_prints_every_job_and_the_outputs():
     result = hymir("run", f"{W}:nested", "--max-workers", "2")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
-        "job  function                    status   retries  checks  result",
+        f"job  {'function':<{len(W) + 7}}  status   retries  checks  result",
         f"1    {W}.shout   success  0        0       'A'",
         f"2    {W}.shout   success  0        0       'B'",
         f"3    {W}.shout   success  0        0       'C'",
@@ -210,7 +210,7 @@ def test_run_of_a_failing_workflow_exits_1_and_shows_why():
     result = hymir("run", f"{W}:failing")
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
-        "job  function                     status   retries  checks  result",
+        f"job  {'function':<{len(W) + 8}}  status   retries  checks  result",
         f"1    {W}.shout    success  0        0       'OK'",
         f"2    {W}.explode  failure  0        0       RuntimeError: boom",
         f"3    {W}.refuse   failure  0        0       returned Failure('no thanks')",

@@ -18,7 +18,7 @@ from airflow.sdk import DAG, BaseOperator, BaseSensorOperator  # noqa: E402
 from hymir import Workflow  # noqa: E402
 from hymir_airflow import compat  # noqa: E402
 from hymir_airflow.operator import HymirJobOperator  # noqa: E402
-from tests.jobs_core import noop  # noqa: E402
+from tests.jobs.core import noop  # noqa: E402
 
 
 class _Plain(BaseOperator):

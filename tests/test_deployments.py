@@ -117,7 +117,7 @@ def test_deferred_checks_wait_on_the_triggerer_and_resume_with_their_record(embe
 
 
 def test_distributed_celery_deployment_spreads_jobs_over_both_workers(distributed):
-    from tests.deploy_jobs import distributed_workflow
+    from tests.jobs.deploy import distributed_workflow
 
     executor = remote(distributed, unpause=True)
     executor.wait_for_dag("hymir_distributed", timeout=120)

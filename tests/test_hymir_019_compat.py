@@ -39,8 +39,8 @@ from hymir.decision import Verdict, decide
 from hymir.errors import WorkflowDoesNotExist
 from hymir.executor import Executor
 from hymir.executors.local import LocalExecutor
-from tests import hymir_019_jobs as jobs
-from tests.hymir_019_jobs import (
+from tests.jobs import hymir_019 as jobs
+from tests.jobs.hymir_019 import (
     begin_report,
     check_until,
     check_with_context,
@@ -120,7 +120,7 @@ def test_a_member_that_is_not_a_job_is_a_value_error():
 def test_inputs_without_a_producer_are_refused_and_produced_ones_are_listed():
     """test_inputs_and_outputs. Differs: an input no job produces is refused when the workflow is built
     (0.1.9 accepted it and failed at run time); wired to a producer, the sets read as in 0.1.9."""
-    with pytest.raises(InvalidWorkflow, match=r"job 2 \(tests.hymir_019_jobs.takes_sample\): input 'sample_input'"):
+    with pytest.raises(InvalidWorkflow, match=r"job 2 \(tests.jobs.hymir_019.takes_sample\): input 'sample_input'"):
         Workflow(Chain(gives_sample().with_output("sample_output"), takes_sample().with_inputs("sample_input")))
 
     workflow = Workflow(
@@ -419,7 +419,7 @@ def compact(**changes) -> dict:
 @pytest.mark.parametrize(
     "data, message",
     [
-        ({"n": "tests.hymir_019_jobs.shout", "name": "x"}, "mixes hymir 0.1.9 keys ['n'] with other keys ['name']"),
+        ({"n": "tests.jobs.hymir_019.shout", "name": "x"}, "mixes hymir 0.1.9 keys ['n'] with other keys ['name']"),
         (compact(a="hello"), "'args' must be one of list, tuple, not str"),
         (compact(k={"1": 2}, m=[]), "'meta' must be one of dict, NoneType, not list"),
         (compact(n=None), "'name' must be one of str, not NoneType"),
@@ -441,7 +441,7 @@ def legacy_workflow(**changes) -> str:
     "data, message",
     [
         (legacy_workflow(links={}), "needs a 'nodes' list, a 'links' (or 'edges') list and a 'callbacks' object"),
-        (legacy_workflow(nodes=[{"job": {"n": "tests.hymir_019_jobs.shout"}}]), "needs a string 'id' and a 'job'"),
+        (legacy_workflow(nodes=[{"job": {"n": "tests.jobs.hymir_019.shout"}}]), "needs a string 'id' and a 'job'"),
         (legacy_workflow(links=[{"source": "1"}]), "edge {'source': '1'} needs a 'source' and a 'target'"),
         (legacy_workflow(links=[{"source": "1", "target": "9"}]), "names '9', which is not a job of the workflow"),
         (legacy_workflow(links=[{"source": "3", "target": "1"}]), "input 'words': its producer job 1"),
@@ -627,7 +627,7 @@ def test_values_must_survive_json():
     """A value JSON would alter is refused naming the job (0.1.9 turned a tuple into a list on the way)."""
     outcome = decide(Workflow(shout("x")), "1", Success(("a", "b")), JobState())
     assert outcome.verdict is Verdict.FAILED
-    assert "job 1 (tests.hymir_019_jobs.shout): output 'words' cannot be stored" in outcome.reason
+    assert "job 1 (tests.jobs.hymir_019.shout): output 'words' cannot be stored" in outcome.reason
 
 
 def test_executors_implement_the_whole_api():

@@ -10,7 +10,7 @@ import pytest
 
 from hymir.errors import InvalidWorkflow, JobNotImportable
 from hymir.job import CheckLater, Failure, Job, JobResult, Retry, Success, job
-from tests import jobs_core
+from tests.jobs import core as jobs_core
 
 #: The module itself: ``import hymir.job as m`` would give the decorator (see the last test).
 hymir_job = importlib.import_module("hymir.job")
@@ -31,9 +31,9 @@ def test_job_fields_in_seed_order_with_seed_defaults():
 
 
 def test_job_built_from_name_only_has_the_defaults():
-    made = Job("tests.jobs_core.plain")
+    made = Job("tests.jobs.core.plain")
     assert made == Job(
-        name="tests.jobs_core.plain", identity=None, args=(), kwargs={}, output=None, inputs=None, meta=None
+        name="tests.jobs.core.plain", identity=None, args=(), kwargs={}, output=None, inputs=None, meta=None
     )
 
 
@@ -43,7 +43,7 @@ def test_job_name_is_required():
 
 
 def test_kwargs_default_is_per_instance():
-    first, second = Job("tests.jobs_core.plain"), Job("tests.jobs_core.plain")
+    first, second = Job("tests.jobs.core.plain"), Job("tests.jobs.core.plain")
     first.kwargs["x"] = 1
     assert second.kwargs == {}
     assert first.kwargs is not second.kwargs
@@ -54,7 +54,7 @@ def test_kwargs_default_is_per_instance():
 
 def test_serialize_is_json_safe_and_deserialize_restores_an_equal_job():
     original = Job(
-        name="tests.jobs_core.join_items",
+        name="tests.jobs.core.join_items",
         identity="3",
         args=("a", 1, [2, 3]),
         kwargs={"flag": True, "nested": {"k": [None, 1.5]}},
@@ -74,9 +74,9 @@ def test_serialize_is_json_safe_and_deserialize_restores_an_equal_job():
 
 
 def test_serialize_writes_every_field():
-    data = Job("tests.jobs_core.plain", args=(1,), kwargs={"y": 3}).serialize()
+    data = Job("tests.jobs.core.plain", args=(1,), kwargs={"y": 3}).serialize()
     assert data == {
-        "name": "tests.jobs_core.plain",
+        "name": "tests.jobs.core.plain",
         "identity": None,
         "args": [1],
         "kwargs": {"y": 3},
@@ -87,11 +87,11 @@ def test_serialize_writes_every_field():
 
 
 def test_deserialize_accepts_only_a_name():
-    assert Job.deserialize({"name": "tests.jobs_core.plain"}) == Job("tests.jobs_core.plain")
+    assert Job.deserialize({"name": "tests.jobs.core.plain"}) == Job("tests.jobs.core.plain")
 
 
 def test_deserialize_round_trips_an_integer_identity():
-    original = Job("tests.jobs_core.plain", identity=7)
+    original = Job("tests.jobs.core.plain", identity=7)
     assert Job.deserialize(json.loads(json.dumps(original.serialize()))) == original
 
 
@@ -99,31 +99,31 @@ def test_deserialize_round_trips_an_integer_identity():
     "data",
     [
         None,
-        "tests.jobs_core.plain",
+        "tests.jobs.core.plain",
         42,
-        ["tests.jobs_core.plain"],
+        ["tests.jobs.core.plain"],
         {},
         {"identity": "1"},
         {"name": 5},
         {"name": None},
         {"name": True},
-        {"name": "tests.jobs_core.plain", "bogus": 1},
-        {"name": "tests.jobs_core.plain", "args": "abc"},
-        {"name": "tests.jobs_core.plain", "args": {"a": 1}},
-        {"name": "tests.jobs_core.plain", "kwargs": [1, 2]},
-        {"name": "tests.jobs_core.plain", "kwargs": None},
-        {"name": "tests.jobs_core.plain", "identity": 1.5},
-        {"name": "tests.jobs_core.plain", "identity": True},
-        {"name": "tests.jobs_core.plain", "identity": [1]},
-        {"name": "tests.jobs_core.plain", "output": 3},
-        {"name": "tests.jobs_core.plain", "inputs": "words"},
-        {"name": "tests.jobs_core.plain", "inputs": [1]},
-        {"name": "tests.jobs_core.plain", "inputs": [["a", "b", "c"]]},
-        {"name": "tests.jobs_core.plain", "inputs": [["a", 1]]},
-        {"name": "tests.jobs_core.plain", "inputs": [None]},
-        {"name": "tests.jobs_core.plain", "meta": []},
-        {"name": "tests.jobs_core.plain", "meta": "x"},
-        {"name": "tests.jobs_core.plain", "kwargs": {1: "not a str key"}},
+        {"name": "tests.jobs.core.plain", "bogus": 1},
+        {"name": "tests.jobs.core.plain", "args": "abc"},
+        {"name": "tests.jobs.core.plain", "args": {"a": 1}},
+        {"name": "tests.jobs.core.plain", "kwargs": [1, 2]},
+        {"name": "tests.jobs.core.plain", "kwargs": None},
+        {"name": "tests.jobs.core.plain", "identity": 1.5},
+        {"name": "tests.jobs.core.plain", "identity": True},
+        {"name": "tests.jobs.core.plain", "identity": [1]},
+        {"name": "tests.jobs.core.plain", "output": 3},
+        {"name": "tests.jobs.core.plain", "inputs": "words"},
+        {"name": "tests.jobs.core.plain", "inputs": [1]},
+        {"name": "tests.jobs.core.plain", "inputs": [["a", "b", "c"]]},
+        {"name": "tests.jobs.core.plain", "inputs": [["a", 1]]},
+        {"name": "tests.jobs.core.plain", "inputs": [None]},
+        {"name": "tests.jobs.core.plain", "meta": []},
+        {"name": "tests.jobs.core.plain", "meta": "x"},
+        {"name": "tests.jobs.core.plain", "kwargs": {1: "not a str key"}},
     ],
     ids=repr,
 )
@@ -135,7 +135,7 @@ def test_deserialize_of_malformed_data_raises_invalid_workflow(data):
 def test_deserialize_of_a_dict_with_mixed_unknown_keys_raises_invalid_workflow():
     # A Python dict (not JSON) may have keys of several types; the error must still be InvalidWorkflow.
     with pytest.raises(InvalidWorkflow, match="unknown keys"):
-        Job.deserialize({"name": "tests.jobs_core.plain", 1: "x", "zz": 2})
+        Job.deserialize({"name": "tests.jobs.core.plain", 1: "x", "zz": 2})
 
 
 def test_invalid_workflow_is_a_value_error():
@@ -148,7 +148,7 @@ def test_invalid_workflow_is_a_value_error():
 
 def _base() -> Job:
     return Job(
-        "tests.jobs_core.plain", identity="1", args=(1,), kwargs={"y": 2}, output="o", inputs=["a"], meta={"m": 1}
+        "tests.jobs.core.plain", identity="1", args=(1,), kwargs={"y": 2}, output="o", inputs=["a"], meta={"m": 1}
     )
 
 
@@ -161,7 +161,7 @@ def test_set_replaces_args_and_kwargs_and_leaves_the_original_alone():
     assert changed.args == (10, 20)
     assert changed.kwargs == {"z": 3}
     assert (changed.name, changed.identity, changed.output, changed.inputs, changed.meta) == (
-        "tests.jobs_core.plain",
+        "tests.jobs.core.plain",
         "1",
         "o",
         ["a"],
@@ -186,7 +186,7 @@ def test_with_inputs_binds_names_and_pairs_without_mutation():
 @pytest.mark.parametrize("bad", [1, None, ("a",), ("a", "b", "c"), ("a", 2), ["a", "b"]], ids=repr)
 def test_with_inputs_refuses_malformed_entries(bad):
     with pytest.raises(InvalidWorkflow):
-        Job("tests.jobs_core.plain").with_inputs(bad)
+        Job("tests.jobs.core.plain").with_inputs(bad)
 
 
 def test_with_output_replaces_the_output_without_mutation():
@@ -204,13 +204,13 @@ def test_with_meta_merges_into_a_new_job_without_mutation():
     assert changed is not original
     assert changed.meta == {"m": 2, "team": "data"}
     assert original.meta == {"m": 1}
-    assert Job("tests.jobs_core.plain").with_meta(a=1).meta == {"a": 1}
+    assert Job("tests.jobs.core.plain").with_meta(a=1).meta == {"a": 1}
 
 
 def test_builders_chain():
     built = Job.from_function(jobs_core.plain).set(1, y=5).with_output("sum").with_inputs("x").with_meta(k="v")
     assert built == Job(
-        "tests.jobs_core.plain", args=(1,), kwargs={"y": 5}, output="sum", inputs=["x"], meta={"k": "v"}
+        "tests.jobs.core.plain", args=(1,), kwargs={"y": 5}, output="sum", inputs=["x"], meta={"k": "v"}
     )
 
 
@@ -219,14 +219,14 @@ def test_builders_chain():
 
 def test_from_function_records_the_dotted_name():
     made = Job.from_function(jobs_core.plain)
-    assert made.name == "tests.jobs_core.plain"
+    assert made.name == "tests.jobs.core.plain"
     assert made.function is jobs_core.plain
     assert (made.args, made.kwargs, made.output, made.inputs, made.meta) == ((), {}, None, None, None)
 
 
 def test_from_function_of_a_decorated_job_keeps_its_name_and_settings():
     made = Job.from_function(jobs_core.with_meta_job)
-    assert made.name == "tests.jobs_core.with_meta_job"
+    assert made.name == "tests.jobs.core.with_meta_job"
     assert made.output == "value"
     assert made.meta == {"airflow": {"queue": "q1"}, "team": "data"}
 
@@ -240,7 +240,7 @@ def test_from_function_of_a_lambda_records_an_unimportable_name():
 
 def test_function_of_an_unknown_name_is_not_importable():
     with pytest.raises(JobNotImportable, match="no_such_function"):
-        _ = Job("tests.jobs_core.no_such_function").function
+        _ = Job("tests.jobs.core.no_such_function").function
     with pytest.raises(InvalidWorkflow):
         _ = Job("no_such_module_hymir_test.fn").function
 
@@ -251,7 +251,7 @@ def test_function_of_an_unknown_name_is_not_importable():
 def test_calling_a_decorated_function_makes_a_job_bound_to_the_arguments():
     made = jobs_core.needs_two(1, b=2)
     assert isinstance(made, Job)
-    assert made == Job("tests.jobs_core.needs_two", args=(1,), kwargs={"b": 2})
+    assert made == Job("tests.jobs.core.needs_two", args=(1,), kwargs={"b": 2})
 
 
 def test_decorated_function_exposes_the_plain_function():
@@ -266,7 +266,7 @@ def test_decorated_function_exposes_the_plain_function():
 
 def test_decorator_inputs_output_and_meta_are_carried_into_each_job():
     assert jobs_core.join_items() == Job(
-        "tests.jobs_core.join_items", output="joined", inputs=[("words", "items")], meta=None
+        "tests.jobs.core.join_items", output="joined", inputs=[("words", "items")], meta=None
     )
     assert jobs_core.with_meta_job(5).meta == {"airflow": {"queue": "q1"}, "team": "data"}
     assert jobs_core.count().inputs == ["words"]
@@ -288,7 +288,7 @@ def test_decorator_takes_keywords_only():
 
 
 def test_decorator_without_settings():
-    assert jobs_core.noop() == Job("tests.jobs_core.noop")
+    assert jobs_core.noop() == Job("tests.jobs.core.noop")
 
 
 # --- results -------------------------------------------------------------------------------------

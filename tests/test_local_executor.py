@@ -26,8 +26,8 @@ from hymir.examples.flaky import flaky_workflow
 from hymir.examples.words import words_workflow
 from hymir.executors import local as local_module
 from hymir.executors.local import LocalExecutor
-from tests import jobs_core
-from tests.jobs_core import (
+from tests.jobs import core as jobs_core
+from tests.jobs.core import (
     always_retry,
     block_until,
     count,
@@ -74,7 +74,7 @@ def local_executor(clock, rng) -> LocalExecutor:
 
 @pytest.fixture
 def token(clock) -> str:
-    """A name for this test's shared state in jobs_core, with the virtual clock registered under it."""
+    """A name for this test's shared state in tests.jobs.core, with the virtual clock registered under it."""
     name = uuid.uuid4().hex
     jobs_core.CLOCKS[name] = clock
     yield name
@@ -277,7 +277,7 @@ def test_non_job_result_return_fails_with_invalid_job_return(local_executor):
     assert state.status is WorkflowStatus.FAILURE
     job_state = local_executor.job_state(workflow_id, "2")
     assert job_state.status is JobStatus.FAILURE
-    for part in ("InvalidJobReturn", "job 2", "tests.scenario_jobs.return_garbage", "42"):
+    for part in ("InvalidJobReturn", "job 2", "tests.jobs.scenario.return_garbage", "42"):
         assert part in job_state.exception, part
 
 
@@ -288,7 +288,7 @@ def test_exception_traceback_is_kept(local_executor):
     assert job_state.status is JobStatus.FAILURE
     assert job_state.exception.startswith("Traceback (most recent call last)")
     assert "ValueError: kaboom" in job_state.exception
-    assert "scenario_jobs.py" in job_state.exception and "in explode" in job_state.exception
+    assert "jobs/scenario.py" in job_state.exception and "in explode" in job_state.exception
     assert job_state.result is None
 
 
@@ -297,7 +297,7 @@ def test_non_json_safe_success_value_fails_the_job(local_executor):
     assert state.status is WorkflowStatus.FAILURE
     job_state = local_executor.job_state(workflow_id, "1")
     assert job_state.status is JobStatus.FAILURE
-    for part in ("job 1", "tests.scenario_jobs.return_unstorable", "output 'value'", "set"):
+    for part in ("job 1", "tests.jobs.scenario.return_unstorable", "output 'value'", "set"):
         assert part in job_state.exception, part
     assert local_executor.outputs(workflow_id) == {}
 
@@ -314,7 +314,7 @@ def test_reserved_inputs_reach_the_job(local_executor):
     assert info["workflow_id"] == workflow_id
     assert info["workflow_type"] == "Workflow"
     assert info["workflow_jobs"] == ["1", "2"]
-    assert info["my_function"] == "tests.jobs_core.introspect"
+    assert info["my_function"] == "tests.jobs.core.introspect"
     assert info["job_state_type"] == "JobState"
     assert info["job_state_status"] in ("pending", "starting")
     assert info["job_state_retries"] == 0

@@ -17,11 +17,11 @@ import warnings
 import pytest
 
 from hymir import Chain, Group, JobStatus, Workflow, WorkflowStatus
-from tests import parity_jobs as pj
-from tests import scenario_jobs as sj
 from tests.conftest import ENGINES
+from tests.jobs import parity as pj
+from tests.jobs import scenario as sj
 
-JOB = "tests.parity_jobs"
+JOB = "tests.jobs.parity"
 
 
 @contextlib.contextmanager

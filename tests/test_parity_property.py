@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
 from hymir import Chain, Group, Workflow
-from tests import parity_jobs as pj
+from tests.jobs import parity as pj
 from tests.test_parity import airflow_watchdog
 
 pytestmark = pytest.mark.airflow

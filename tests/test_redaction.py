@@ -23,7 +23,7 @@ from hymir import Group, JobStatus, Workflow  # noqa: E402
 from hymir_airflow.compat import read_records  # noqa: E402
 from hymir_airflow.naming import task_ids_for  # noqa: E402
 from hymir_airflow.state import STORE_KEY  # noqa: E402
-from tests import redaction_jobs as jobs  # noqa: E402
+from tests.jobs import redaction as jobs  # noqa: E402
 
 
 @pytest.fixture

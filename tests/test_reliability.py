@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 
 from hymir import Chain, JobStatus, Workflow, WorkflowStatus
-from tests import reliability_jobs as jobs
 from tests.deployment_fixtures import remote, report
+from tests.jobs import reliability as jobs
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 deployment = pytest.mark.deployment

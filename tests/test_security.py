@@ -22,7 +22,7 @@ import pytest
 from hymir import InvalidWorkflow, Workflow
 from hymir.job import resolve_function
 from hymir.trust import ALLOWED_MODULES_VARIABLE
-from tests import reliability_jobs as jobs
+from tests.jobs import reliability as jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -116,14 +116,14 @@ def test_prefix_is_matched_on_whole_module_names(canary):
 def test_nothing_is_allowed_unless_configured(canary, monkeypatch, allowed):
     monkeypatch.delenv(ALLOWED_MODULES_VARIABLE, raising=False)
     module, marker = canary()
-    for name in (f"{module}.job_function", "tests.reliability_jobs.seed"):
+    for name in (f"{module}.job_function", "tests.jobs.reliability.seed"):
         message = assert_refused_before_import(serialized(name), module, marker, allowed, r"\(allowed: none\)")
     say(f"allowed_modules={allowed!r} and no {ALLOWED_MODULES_VARIABLE}: even tests.* is refused: {message[:80]}...")
 
 
 def test_callbacks_are_checked_too(canary):
     module, marker = canary()
-    data = serialized("tests.reliability_jobs.seed")
+    data = serialized("tests.jobs.reliability.seed")
     data["callbacks"]["on_finished"] = [{**data["jobs"][0], "name": f"{module}.job_function", "identity": "2"}]
     assert_refused_before_import(data, module, marker, ["tests"], f"'{module}.job_function' is not in an allowed")
 
@@ -137,11 +137,11 @@ def serialized_with_args(name: str, args: list) -> dict:
 @pytest.mark.parametrize(
     "path, args, lives_in",
     [
-        ("tests.reliability_jobs.os.system", ["echo hacked > /tmp/hymir-hacked"], "posix.system"),
-        ("tests.reliability_jobs.json.loads", ["{}"], "json.loads"),
-        ("tests.reliability_jobs.Path", ["/etc/passwd"], "pathlib.Path"),
-        ("tests.reliability_jobs.step.__call__", ["token", 1], "hymir.job.JobFunction.__call__"),
-        ("tests.reliability_jobs.log.info", ["message"], "logging.Logger.info"),
+        ("tests.jobs.reliability.os.system", ["echo hacked > /tmp/hymir-hacked"], "posix.system"),
+        ("tests.jobs.reliability.json.loads", ["{}"], "json.loads"),
+        ("tests.jobs.reliability.Path", ["/etc/passwd"], "pathlib.Path"),
+        ("tests.jobs.reliability.step.__call__", ["token", 1], "hymir.job.JobFunction.__call__"),
+        ("tests.jobs.reliability.log.info", ["message"], "logging.Logger.info"),
     ],
 )
 def test_attribute_path_out_of_an_allowed_module_is_refused(path, args, lives_in):
@@ -159,12 +159,12 @@ def test_attribute_path_out_of_an_allowed_module_is_refused(path, args, lives_in
 
 def test_attribute_path_is_refused_for_its_module_even_when_arguments_do_not_fit():
     with pytest.raises(InvalidWorkflow, match="is not in an allowed module"):
-        Workflow.deserialize(json.dumps(serialized("tests.reliability_jobs.json.loads")), allowed_modules=["tests"])
+        Workflow.deserialize(json.dumps(serialized("tests.jobs.reliability.json.loads")), allowed_modules=["tests"])
 
 
 def test_function_of_an_allowed_module_is_accepted():
-    workflow = Workflow.deserialize(json.dumps(serialized("tests.reliability_jobs.seed")), allowed_modules=["tests"])
-    assert workflow["1"].function is resolve_function("tests.reliability_jobs.seed")
+    workflow = Workflow.deserialize(json.dumps(serialized("tests.jobs.reliability.seed")), allowed_modules=["tests"])
+    assert workflow["1"].function is resolve_function("tests.jobs.reliability.seed")
 
 
 def test_environment_variable_sets_the_allowed_prefixes(canary, monkeypatch):
@@ -174,10 +174,10 @@ def test_environment_variable_sets_the_allowed_prefixes(canary, monkeypatch):
     with pytest.raises(InvalidWorkflow, match=r"\(allowed: tests, hymir.examples\)"):
         Workflow.deserialize(data)
     assert not marker.exists() and module not in sys.modules
-    assert Workflow.deserialize(json.dumps(serialized("tests.reliability_jobs.seed")))["1"].name.endswith("seed")
+    assert Workflow.deserialize(json.dumps(serialized("tests.jobs.reliability.seed")))["1"].name.endswith("seed")
     # An explicit allowed_modules wins over the environment, in both directions.
     with pytest.raises(InvalidWorkflow, match=r"\(allowed: hymir.examples\)"):
-        Workflow.deserialize(json.dumps(serialized("tests.reliability_jobs.seed")), allowed_modules=["hymir.examples"])
+        Workflow.deserialize(json.dumps(serialized("tests.jobs.reliability.seed")), allowed_modules=["hymir.examples"])
     monkeypatch.setenv(ALLOWED_MODULES_VARIABLE, f"{module}")
     assert Workflow.deserialize(data)["1"].function.__module__ == module and marker.exists()
     say(f"{ALLOWED_MODULES_VARIABLE} is honoured, and an explicit allowed_modules overrides it")
@@ -186,7 +186,7 @@ def test_environment_variable_sets_the_allowed_prefixes(canary, monkeypatch):
 def test_a_single_string_is_not_taken_as_prefixes():
     """allowed_modules="tests" would otherwise allow "t", "e", "s": refuse it loudly."""
     with pytest.raises(TypeError, match="not a single string"):
-        Workflow.deserialize(json.dumps(serialized("tests.reliability_jobs.seed")), allowed_modules="tests")
+        Workflow.deserialize(json.dumps(serialized("tests.jobs.reliability.seed")), allowed_modules="tests")
 
 
 # --- 2. secrets masked in rendered fields and task logs ----------------------------------------------
@@ -206,7 +206,7 @@ from sqlalchemy import select
 from hymir_airflow import workflow_to_dag
 from hymir_airflow.backends.database import ensure_database
 from hymir_airflow.compat import register_dag
-from tests.reliability_jobs import secret_workflow
+from tests.jobs.reliability import secret_workflow
 
 secret, password = sys.argv[1], sys.argv[2]
 ensure_database()
@@ -256,8 +256,8 @@ def test_secrets_are_masked_in_a_deployments_task_log(distributed):
     """On a real deployment the worker's supervisor masks the task log, printed lines included."""
     import httpx
 
-    from tests import redaction_jobs
     from tests.deployment_fixtures import remote
+    from tests.jobs import redaction as redaction_jobs
 
     secret, password = f"sk-{uuid.uuid4().hex}", f"pw-{uuid.uuid4().hex}"
     token = httpx.post(

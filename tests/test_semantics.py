@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from hymir import Chain, Group, InvalidWorkflow, JobStatus, Workflow, WorkflowDoesNotExist, WorkflowStatus
-from tests import scenario_jobs as jobs
+from tests.jobs import scenario as jobs
 
 
 def run(executor, workflow: Workflow):
@@ -47,7 +47,7 @@ def test_failure_stops_the_workflow(executor, tmp_path):
     first, after = executor.job_state(workflow_id, "1"), executor.job_state(workflow_id, "2")
     assert first.status is JobStatus.FAILURE and first.retries == 0
     assert first.result == {"code": 7}
-    assert "job 1 (tests.scenario_jobs.fail_with) returned Failure({'code': 7})" in first.exception
+    assert "job 1 (tests.jobs.scenario.fail_with) returned Failure({'code': 7})" in first.exception
     assert after.status is JobStatus.PENDING
     assert not second.exists()
     assert executor.progress(workflow_id) == (1, 2)
@@ -112,7 +112,7 @@ def test_invalid_return_names_the_job_and_value(executor):
 
     state = executor.job_state(workflow_id, "1")
     assert state.status is JobStatus.FAILURE
-    assert "job 1 (tests.scenario_jobs.return_garbage) returned 42 (int)" in state.exception
+    assert "job 1 (tests.jobs.scenario.return_garbage) returned 42 (int)" in state.exception
     assert state.retries == 0
 
 
@@ -121,7 +121,7 @@ def test_unstorable_output_names_job_output_and_type(executor):
 
     state = executor.job_state(workflow_id, "1")
     assert state.status is JobStatus.FAILURE
-    assert "job 1 (tests.scenario_jobs.return_unstorable)" in state.exception
+    assert "job 1 (tests.jobs.scenario.return_unstorable)" in state.exception
     assert "output 'value'" in state.exception and "set" in state.exception
     assert executor.outputs(workflow_id) == {}
 
@@ -194,9 +194,9 @@ def test_each_result_is_logged_in_one_readable_line(executor, caplog, capfd):
 
     captured = capfd.readouterr()
     logged = caplog.text + captured.out + captured.err
-    assert "job 2 (tests.scenario_jobs.double): number=21 -> Success(result=42)" in logged
+    assert "job 2 (tests.jobs.scenario.double): number=21 -> Success(result=42)" in logged
     assert (
-        "job 1 (tests.scenario_jobs.count_checks): target=2 -> CheckLater(wait_for=1, context={'counter': 1}); "
+        "job 1 (tests.jobs.scenario.count_checks): target=2 -> CheckLater(wait_for=1, context={'counter': 1}); "
         "next check at" in logged
     )
 

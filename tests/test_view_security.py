@@ -471,7 +471,7 @@ def arguments_run(auth_manager) -> tuple[str, dict[str, str]]:
     from hymir.examples.words import uppercase
     from hymir_airflow import workflow_to_dag
     from hymir_airflow.compat import register_dag
-    from tests.redaction_jobs import keep_password_in_context
+    from tests.jobs.redaction import keep_password_in_context
 
     secrets = {
         "known": f"known-{uuid.uuid4().hex}",

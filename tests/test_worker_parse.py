@@ -26,7 +26,7 @@ from airflow.sdk.definitions.context import (  # noqa: E402
 
 from hymir import Chain, Group, Workflow  # noqa: E402
 from hymir_airflow import workflow_to_dag  # noqa: E402
-from tests import scenario_jobs as jobs  # noqa: E402
+from tests.jobs import scenario as jobs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

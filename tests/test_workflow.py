@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from hymir import Chain, Group, Job, Workflow, job
 from hymir.errors import InvalidWorkflow
-from tests import jobs_core
-from tests.jobs_core import (
+from tests.jobs import core as jobs_core
+from tests.jobs.core import (
     consume,
     count,
     count_typing_list,
@@ -71,10 +71,10 @@ def test_identities_are_numbered_in_definition_order():
     assert list(workflow.jobs) == ["1", "2", "3", "4"]
     assert [j.identity for j in workflow.jobs.values()] == ["1", "2", "3", "4"]
     assert [j.name for j in workflow.jobs.values()] == [
-        "tests.jobs_core.produce",
-        "tests.jobs_core.uppercase",
-        "tests.jobs_core.uppercase",
-        "tests.jobs_core.count",
+        "tests.jobs.scenario.produce",
+        "tests.jobs.core.uppercase",
+        "tests.jobs.core.uppercase",
+        "tests.jobs.core.count",
     ]
     assert len(workflow) == 4
 
@@ -175,7 +175,7 @@ def test_a_group_of_jobs_has_no_edges_and_a_single_job_is_a_workflow():
 def test_jobs_mapping_and_item_access():
     workflow = diamond()
     jobs = workflow.jobs
-    assert jobs["2"] == Job("tests.jobs_core.uppercase", identity="2", args=("b",), output="words")
+    assert jobs["2"] == Job("tests.jobs.core.uppercase", identity="2", args=("b",), output="words")
     assert workflow["4"] == jobs["4"]
     assert workflow["4"].inputs == ["words"]
     jobs.pop("1")  # a copy: the workflow keeps its jobs
@@ -240,7 +240,7 @@ def test_on_finished_registers_a_callback_after_the_jobs():
     workflow = Workflow(Chain(produce(1), produce(2)))
     assert workflow.on(ON_FINISHED, report()) is workflow
     (callback,) = workflow.callbacks[ON_FINISHED]
-    assert callback.name == "tests.jobs_core.report"
+    assert callback.name == "tests.jobs.scenario.report"
     assert callback.identity == "3"
     assert workflow.callback_ids() == ["3"]
     assert workflow["3"] == callback
@@ -264,7 +264,7 @@ def test_callbacks_are_validated_like_jobs():
     invalid(lambda: workflow.on(ON_FINISHED, report()), "report", "'value'")
     invalid(lambda: workflow.on(ON_FINISHED, report), "report")
     invalid(lambda: workflow.on("on_finished", noop()), "on_finished")
-    invalid(lambda: workflow.on(ON_FINISHED, needs_two(1)), "tests.jobs_core.needs_two", "'b'")
+    invalid(lambda: workflow.on(ON_FINISHED, needs_two(1)), "tests.jobs.core.needs_two", "'b'")
     assert workflow.callback_ids() == []
 
 
@@ -315,7 +315,7 @@ def test_deserialize_accepts_bytes_and_dicts():
 
 def test_round_trip_keeps_renamed_inputs_and_meta():
     restored = Workflow.deserialize(rich_workflow().serialize())
-    joined = next(j for j in restored.jobs.values() if j.name == "tests.jobs_core.join_items")
+    joined = next(j for j in restored.jobs.values() if j.name == "tests.jobs.core.join_items")
     assert joined.inputs == [("words", "items")]
     assert joined.meta == {"airflow": {"queue": "q"}}
 
@@ -372,9 +372,9 @@ MALFORMED = {
     "job unknown key": _with_job(0, color="red"),
     "job inputs a string": _with_job(3, inputs="words"),
     "job input a triple": _with_job(3, inputs=[["a", "b", "c"]]),
-    "job not importable": _with_job(0, name="tests.jobs_core.no_such_job"),
+    "job not importable": _with_job(0, name="tests.jobs.core.no_such_job"),
     "job module missing": _with_job(0, name="tests.no_such_module.job"),
-    "job a lambda": _with_job(0, name="tests.jobs_core.<lambda>"),
+    "job a lambda": _with_job(0, name="tests.jobs.core.<lambda>"),
     "job args unfit": _with_job(0, args=[1, 2, 3]),
     "duplicate identities": _mutated(jobs=[_valid_data()["jobs"][0], _valid_data()["jobs"][0]]),
     "edge to unknown job": _mutated(edges=[["1", "99"]]),
@@ -422,12 +422,12 @@ def test_deserialize_does_not_change_the_data_given():
 
 
 def test_input_without_producer():
-    invalid(lambda: Workflow(Chain(noop(), consume())), "job 2", "tests.jobs_core.consume", "'value'")
+    invalid(lambda: Workflow(Chain(noop(), consume())), "job 2", "tests.jobs.core.consume", "'value'")
 
 
 def test_producer_beside_consumer_in_a_group():
     error = invalid(
-        lambda: Workflow(Group(produce(1), consume())), "job 2", "tests.jobs_core.consume", "'value'", "job 1"
+        lambda: Workflow(Group(produce(1), consume())), "job 2", "tests.jobs.core.consume", "'value'", "job 1"
     )
     assert "before" in str(error)
 
@@ -436,9 +436,9 @@ def test_producer_after_consumer():
     invalid(
         lambda: Workflow(Chain(consume(), produce(1))),
         "job 1",
-        "tests.jobs_core.consume",
+        "tests.jobs.core.consume",
         "'value'",
-        "job 2 (tests.jobs_core.produce)",
+        "job 2 (tests.jobs.scenario.produce)",
     )
 
 
@@ -446,7 +446,7 @@ def test_producer_in_a_parallel_branch():
     invalid(
         lambda: Workflow(Group(Chain(noop(), produce(1)), Chain(noop(), consume()))),
         "job 4",
-        "tests.jobs_core.consume",
+        "tests.jobs.core.consume",
         "'value'",
     )
 
@@ -460,14 +460,14 @@ def test_one_producer_before_and_one_beside_is_refused():
 
 
 def count_values_job() -> Job:
-    return Job("tests.jobs_core.plain_many").with_inputs(("value", "items"))
+    return Job("tests.jobs.core.plain_many").with_inputs(("value", "items"))
 
 
 def test_single_valued_parameter_with_several_producers():
     error = invalid(
         lambda: Workflow(Chain(Group(uppercase("a"), uppercase("b")), take_one())),
         "job 3",
-        "tests.jobs_core.take_one",
+        "tests.jobs.core.take_one",
         "'words'",
     )
     assert "list[" in str(error)
@@ -496,7 +496,7 @@ def test_input_naming_a_missing_parameter():
     invalid(
         lambda: Workflow(wants_absent_parameter(1)),
         "job 1",
-        "tests.jobs_core.wants_absent_parameter",
+        "tests.jobs.core.wants_absent_parameter",
         "'missing_param'",
     )
 
@@ -505,14 +505,14 @@ def test_renamed_input_naming_a_missing_parameter():
     invalid(
         lambda: Workflow(Chain(produce(1), double().with_inputs(("value", "nope")))),
         "job 2",
-        "tests.jobs_core.double",
+        "tests.jobs.scenario.double",
         "'value'",
         "'nope'",
     )
 
 
 def test_any_input_name_fits_a_function_taking_keywords():
-    workflow = Workflow(Chain(produce(1), Job("tests.jobs_core.takes_kwargs").with_inputs("value")))
+    workflow = Workflow(Chain(produce(1), Job("tests.jobs.core.takes_kwargs").with_inputs("value")))
     assert workflow.inputs == {"value"}
 
 
@@ -521,7 +521,7 @@ def test_any_input_name_fits_a_function_taking_keywords():
     [
         (produce, ["produce", "member 2", "call it"]),
         (jobs_core.plain, ["plain", "member 2"]),
-        ("tests.jobs_core.noop", ["member 2", "str"]),
+        ("tests.jobs.core.noop", ["member 2", "str"]),
         (None, ["member 2", "NoneType"]),
         (42, ["member 2", "int"]),
     ],
@@ -564,7 +564,7 @@ def test_cycle_in_explicit_graph():
     ids=["set", "tuple", "object", "nested tuple", "kwarg set", "nan", "int key"],
 )
 def test_non_json_safe_arguments(bad_job, where, kind):
-    invalid(lambda: Workflow(Chain(noop(), bad_job)), "job 2", "tests.jobs_core.produce", where, kind)
+    invalid(lambda: Workflow(Chain(noop(), bad_job)), "job 2", "tests.jobs.scenario.produce", where, kind)
 
 
 def test_lambda_as_job_is_not_importable():
@@ -580,7 +580,7 @@ def test_nested_function_as_job_is_not_importable():
 
 
 def test_unknown_function_is_not_importable():
-    invalid(lambda: Workflow(Job("tests.jobs_core.no_such_job")), "job 1", "tests.jobs_core.no_such_job")
+    invalid(lambda: Workflow(Job("tests.jobs.core.no_such_job")), "job 1", "tests.jobs.core.no_such_job")
     invalid(lambda: Workflow(Job("noimport")), "job 1", "noimport")
 
 
@@ -598,7 +598,7 @@ def test_reserved_inputs_need_no_producer():
 
 
 def test_reserved_name_as_output_is_refused():
-    invalid(lambda: Workflow(produce(1).with_output("job_id")), "job 1", "tests.jobs_core.produce", "'job_id'")
+    invalid(lambda: Workflow(produce(1).with_output("job_id")), "job 1", "tests.jobs.scenario.produce", "'job_id'")
 
 
 @pytest.mark.parametrize(
@@ -612,11 +612,11 @@ def test_reserved_name_as_output_is_refused():
     ids=["missing b", "missing both", "too many", "unexpected keyword"],
 )
 def test_arguments_that_do_not_fit_the_function(bad_job, detail):
-    invalid(lambda: Workflow(Chain(noop(), bad_job)), "job 2", "tests.jobs_core.needs_two", detail)
+    invalid(lambda: Workflow(Chain(noop(), bad_job)), "job 2", "tests.jobs.core.needs_two", detail)
 
 
 def test_an_input_fills_a_required_argument():
-    Workflow(Chain(produce(1), Job("tests.jobs_core.needs_two", args=(1,)).with_inputs(("value", "b"))))
+    Workflow(Chain(produce(1), Job("tests.jobs.core.needs_two", args=(1,)).with_inputs(("value", "b"))))
 
 
 def test_same_parameter_fed_twice_is_refused():
@@ -625,7 +625,7 @@ def test_same_parameter_fed_twice_is_refused():
             Chain(produce(1), uppercase("x"), double().with_inputs(("value", "number"), ("words", "number")))
         ),
         "job 3",
-        "tests.jobs_core.double",
+        "tests.jobs.scenario.double",
         "'number'",
     )
 
@@ -691,14 +691,16 @@ def test_a_valid_workflow_with_one_part_replaced_only_raises_invalid_workflow(pa
 
 def test_non_json_safe_meta_is_refused_when_the_workflow_is_built():
     # Otherwise the workflow builds, and serialize() fails later with a bare TypeError.
-    invalid(lambda: Workflow(Chain(noop(), produce(1).with_meta(tags={"a", "b"}))), "job 2", "tests.jobs_core.produce")
+    invalid(
+        lambda: Workflow(Chain(noop(), produce(1).with_meta(tags={"a", "b"}))), "job 2", "tests.jobs.scenario.produce"
+    )
 
 
 @pytest.mark.parametrize("output", [5, ["a"]], ids=repr)
 def test_non_string_output_is_refused_when_the_workflow_is_built(output):
     # Otherwise output=5 builds and serializes, but Workflow.deserialize refuses its own output,
     # and output=["a"] escapes as TypeError (unhashable) instead of InvalidWorkflow.
-    invalid(lambda: Workflow(Chain(noop(), produce(1).with_output(output))), "job 2", "tests.jobs_core.produce")
+    invalid(lambda: Workflow(Chain(noop(), produce(1).with_output(output))), "job 2", "tests.jobs.scenario.produce")
 
 
 def test_every_workflow_that_builds_reads_back():

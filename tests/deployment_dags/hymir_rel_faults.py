@@ -8,8 +8,8 @@ default of 300 s, so the fault tests do not wait five minutes.
 from datetime import timedelta
 
 from hymir_airflow import workflow_to_dag
-from tests import redaction_jobs
-from tests import reliability_jobs as jobs
+from tests.jobs import redaction as redaction_jobs
+from tests.jobs import reliability as jobs
 
 QUICK_RETRIES = {"retry_delay": timedelta(seconds=2)}
 

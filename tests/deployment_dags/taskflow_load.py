@@ -1,6 +1,6 @@
 """The load test's workflow written by hand as an Airflow TaskFlow DAG, to compare throughput.
 
-Same shape as ``tests.reliability_jobs.load_workflow`` (20 tasks, 82 edges): seed -> 12 parts ->
+Same shape as ``tests.jobs.reliability.load_workflow`` (20 tasks, 82 edges): seed -> 12 parts ->
 (flaky, check, total, biggest, smallest) -> (summary, count). Outputs travel through XCom as
 task arguments; the retry is an exception with ``retries``/``retry_delay`` (the mean of Hymir's
 1-2 s draw); CheckLater is a reschedule-mode sensor with ``poke_interval=15`` (Hymir's

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from hymir import CheckLater, Failure, Retry, Success, job
-from tests.scenario_jobs import count_call
+from tests.jobs.scenario import count_call
 
 #: Values that must travel unchanged from a producer to consumers, outputs() and job_states().
 VALUES: dict[str, Any] = {

@@ -11,10 +11,17 @@ from __future__ import annotations
 import os
 import threading
 from collections import defaultdict
-from typing import Any
 
 from hymir import CheckLater, Failure, Retry, Success, job
-from tests.scenario_jobs import explode, return_garbage, return_unstorable  # noqa: F401  shared with the engine tests
+from tests.jobs.scenario import (  # noqa: F401  shared with the engine tests
+    double,
+    explode,
+    produce,
+    report,
+    return_garbage,
+    return_unstorable,
+    returns_none,
+)
 
 #: Call records by token: whatever each job call wants the test to see.
 CALLS: dict[str, list] = defaultdict(list)
@@ -46,12 +53,6 @@ def takes_kwargs(**kwargs):
 
 
 # --- decorated jobs for building workflows --------------------------------------------------
-
-
-@job(output="value")
-def produce(value):
-    """Return the value it was given as output 'value'."""
-    return Success(value)
 
 
 @job(output="words")
@@ -90,12 +91,6 @@ def join_items(items: list[str]):
     return Success(" ".join(items))
 
 
-@job(inputs=[("value", "number")], output="double")
-def double(number: int):
-    """Receive the single value of 'value' under the name 'number'."""
-    return Success(number * 2)
-
-
 @job(inputs=["missing_param"])
 def wants_absent_parameter(value):
     """Names an input that is not one of its parameters."""
@@ -111,12 +106,6 @@ def needs_two(a, b):
 @job()
 def noop():
     """Does nothing: counts as Success(None)."""
-
-
-@job()
-def returns_none():
-    """Returns None explicitly."""
-    return None
 
 
 @job(output="value", meta={"airflow": {"queue": "q1"}, "team": "data"})
@@ -225,9 +214,3 @@ def block_until(event: str):
     if not EVENTS[event].wait(EVENT_TIMEOUT):
         return Failure(f"event {event} never came")
     return Success(event)
-
-
-@job(inputs=["workflow_state", "value"], output="report")
-def report(workflow_state, value: list[Any]):
-    """An ON_FINISHED callback: report the workflow's final status and the values produced."""
-    return Success({"status": workflow_state.status.value, "values": value})

@@ -7,7 +7,7 @@ function again by its dotted name.
 from __future__ import annotations
 
 from hymir import CheckLater, JobState, Retry, Success, job
-from tests.scenario_jobs import count_call
+from tests.jobs.scenario import count_call
 
 
 @job(inputs=["job_state"], output="value")
