@@ -831,9 +831,7 @@ def test_a_waiting_job_failed_by_the_scheduler_resumes_with_its_context_after_a_
                 with create_session() as session:
                     changed = session.execute(
                         update(TaskInstance)
-                        .where(
-                            TaskInstance.dag_id == dag_id, TaskInstance.state == TaskInstanceState.UP_FOR_RESCHEDULE
-                        )
+                        .where(TaskInstance.dag_id == dag_id, TaskInstance.state == TaskInstanceState.UP_FOR_RESCHEDULE)
                         .values(state=TaskInstanceState.UP_FOR_RETRY, end_date=now)
                         .execution_options(synchronize_session=False)
                     ).rowcount
