@@ -170,6 +170,8 @@ class Workflow:
         self._params = validate_params(params, jobs)
         self._structure = structure
         self._callbacks: dict[Workflow.Callbacks, list[Job]] = {event: [] for event in Workflow.Callbacks}
+        #: The workflow's ``hymir.layout.WorkflowLayout``, kept by ``WorkflowLayout.of`` once worked out.
+        self._layout: object = None
         if edges is None:
             self._order = self._order_of_structure()
         else:
@@ -232,6 +234,7 @@ class Workflow:
         binding = validate_callback(job, self._jobs, self._params)
         self._callbacks[event].append(job)
         self._bindings[identity] = binding
+        self._layout = None  # the new job needs an id
         return self
 
     @property

@@ -8,10 +8,10 @@ from typing import Any
 from hymir.decision import stopped_outcome
 from hymir.errors import WorkflowDoesNotExist, WorkflowNotFinished
 from hymir.executor import Executor, JobState, JobStatus, WorkflowState
+from hymir.layout import WorkflowLayout
 from hymir.workflow import Workflow
 from hymir_airflow.backends import AirflowBackend, TaskRow
 from hymir_airflow.compat import RECORDS_TASK_ID
-from hymir_airflow.naming import free_task_id, task_ids_for
 from hymir_airflow.state import JobRecord, job_status, workflow_status
 from hymir_airflow.values import decode
 
@@ -108,14 +108,15 @@ class AirflowExecutor(Executor):
 
     def job_states(self, workflow_id: str, job_ids: list[str] | None = None) -> dict[str, JobState]:
         workflow, dag_id = self._get(workflow_id)
-        task_ids = task_ids_for(workflow)
+        layout = WorkflowLayout.of(workflow)
+        task_ids = layout.readable_ids
         wanted = list(task_ids) if job_ids is None else job_ids
         missing = [job_id for job_id in wanted if job_id not in task_ids]
         if missing:
             raise KeyError(f"workflow {workflow_id} has no jobs {missing}")
         names = [task_ids[job_id] for job_id in wanted]
         rows = self._backend.task_rows(dag_id, workflow_id)
-        records = self._backend.records(dag_id, workflow_id, names, free_task_id(RECORDS_TASK_ID, task_ids))
+        records = self._backend.records(dag_id, workflow_id, names, layout.free_id(RECORDS_TASK_ID))
         succeeded = [name for name in names if name in rows and job_status(rows[name].state) is JobStatus.SUCCESS]
         values = self._backend.return_values(dag_id, workflow_id, succeeded) if succeeded else {}
         states = {

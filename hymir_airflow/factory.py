@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
-import itertools
 import sys
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +15,8 @@ from airflow.sdk import DAG, BaseOperator, Param, TaskGroup, get_parsing_context
 from hymir.errors import InvalidWorkflow
 from hymir.job import DEFAULT_CHECK_INTERVAL, RETRY_LIMIT, resolve_function
 from hymir.labels import call_label
-from hymir.workflow import Structure, Workflow
+from hymir.layout import WorkflowLayout
+from hymir.workflow import Workflow
 from hymir_airflow.compat import (
     DEFAULT_RETRY_DELAY,
     HAS_TASK_STATE_STORE,
@@ -26,7 +27,6 @@ from hymir_airflow.compat import (
 )
 from hymir_airflow.fail_fast import FAIL_FAST_TASK_ID, FailFastGate
 from hymir_airflow.meta import operator_overrides
-from hymir_airflow.naming import free_task_id, task_ids_for
 from hymir_airflow.operator import HymirJobOperator
 
 #: The shortest wait between two checks of a CheckLater job on a deployment (seconds).
@@ -100,7 +100,8 @@ def workflow_to_dag(
     if HYMIR_TAG not in tags:
         tags.append(HYMIR_TAG)
     dag_kwargs.setdefault("doc_md", _workflow_doc(workflow))
-    task_ids = task_ids_for(workflow)
+    layout = WorkflowLayout.of(workflow)
+    task_ids = layout.readable_ids
     operator_defaults: dict[str, Any] = {
         "airflow_retries": airflow_retries,
         "poke_interval": check_interval
@@ -116,7 +117,7 @@ def workflow_to_dag(
     elif "timeout" not in default_args:
         operator_defaults["timeout"] = _sensor_default_timeout()
     if not HAS_TASK_STATE_STORE:
-        operator_defaults["records_task_id"] = free_task_id(RECORDS_TASK_ID, task_ids)
+        operator_defaults["records_task_id"] = layout.free_id(RECORDS_TASK_ID)
 
     with DAG(
         dag_id=dag_id,
@@ -128,12 +129,12 @@ def workflow_to_dag(
         fail_fast=workflow.fail_fast,
         **dag_kwargs,
     ) as dag:
-        gate_id = free_task_id(FAIL_FAST_TASK_ID, task_ids) if workflow.fail_fast else None
+        gate_id = layout.free_id(FAIL_FAST_TASK_ID) if workflow.fail_fast else None
         running = _task_being_run(dag_id, task_ids, gate_id)
         if running is not None:
             _build_for_worker(workflow, running, task_ids, gate_id, operator_defaults)
         else:
-            _build_whole(workflow, task_ids, gate_id, operator_defaults, task_groups)
+            _build_whole(workflow, layout, gate_id, operator_defaults, task_groups)
     _BUILT[dag_id] = workflow
     return dag
 
@@ -150,7 +151,7 @@ def built_workflow(dag_id: str) -> Workflow:
         raise KeyError(f"no Hymir DAG {dag_id!r} was built in this process") from None
 
 
-def _task_being_run(dag_id: str, task_ids: dict[str, str], gate_id: str | None) -> str | None:
+def _task_being_run(dag_id: str, task_ids: Mapping[str, str], gate_id: str | None) -> str | None:
     """The task id a worker is about to run in this DAG, when Airflow's parsing context names one.
 
     Every task run parses its DAG file again, under a parsing context naming the DAG and the
@@ -166,13 +167,14 @@ def _task_being_run(dag_id: str, task_ids: dict[str, str], gate_id: str | None) 
 
 def _build_whole(
     workflow: Workflow,
-    task_ids: dict[str, str],
+    layout: WorkflowLayout,
     gate_id: str | None,
     operator_defaults: dict[str, Any],
     task_groups: bool,
 ) -> None:
     """Every task of the workflow with its edges and TaskGroups, in the DAG being defined."""
-    groups = _task_groups(workflow.structure, task_ids) if task_groups else {}
+    task_ids = layout.readable_ids
+    groups = _task_groups(layout) if task_groups else {}
     tasks = {
         job_id: _job_task(workflow, job_id, task_ids, operator_defaults, groups.get(job_id)) for job_id in workflow.jobs
     }
@@ -184,12 +186,11 @@ def _build_whole(
             link_tasks(tasks[upstream], tasks[job_id])
     if "records_task_id" in operator_defaults:
         _records_holder_before(operator_defaults["records_task_id"], tasks, dependencies)
-    leaves = _leaves(workflow, dependencies)
     teardowns: list[BaseOperator] = [tasks[callback_id] for callback_id in workflow.callback_ids()]
     if gate_id is not None:
         teardowns.append(_fail_fast_gate(workflow, task_ids, gate_id))
     for teardown in teardowns:
-        for leaf in leaves:
+        for leaf in layout.leaves:
             link_tasks(tasks[leaf], teardown)
 
 
@@ -210,7 +211,7 @@ def _records_holder_before(
 def _build_for_worker(
     workflow: Workflow,
     task_id: str,
-    task_ids: dict[str, str],
+    task_ids: Mapping[str, str],
     gate_id: str | None,
     operator_defaults: dict[str, Any],
 ) -> None:
@@ -225,7 +226,7 @@ def _build_for_worker(
 def _job_task(
     workflow: Workflow,
     job_id: str,
-    task_ids: dict[str, str],
+    task_ids: Mapping[str, str],
     operator_defaults: dict[str, Any],
     group: TaskGroup | None,
     *,
@@ -251,7 +252,7 @@ def _job_task(
     return task.as_teardown() if teardown else task
 
 
-def _fail_fast_gate(workflow: Workflow, task_ids: dict[str, str], gate_id: str) -> BaseOperator:
+def _fail_fast_gate(workflow: Workflow, task_ids: Mapping[str, str], gate_id: str) -> BaseOperator:
     """The teardown that fails a fail_fast workflow's run when a job failed."""
     gate = FailFastGate(
         task_id=gate_id,
@@ -277,45 +278,23 @@ def _dag_params(workflow: Workflow, overrides: dict[str, Any]) -> dict[str, Para
     return dag_params
 
 
-def _leaves(workflow: Workflow, dependencies: list[tuple[str, list[str]]]) -> list[str]:
-    """Jobs nothing depends on (given the workflow's ``dependencies``): once they are done, every job is."""
-    has_successor = {upstream for _, predecessors in dependencies for upstream in predecessors}
-    return [job_id for job_id in workflow.jobs if job_id not in has_successor]
-
-
-def _task_groups(structure: Structure | None, task_ids: dict[str, str]) -> dict[str, TaskGroup]:
-    """A TaskGroup (``group_1``, ``chain_1``, ...) for every nested Chain and Group; maps each job to its innermost."""
-    if structure is None or isinstance(structure, str):
-        return {}
-    taken = set(task_ids.values())
-    counters = {"chain": itertools.count(1), "group": itertools.count(1)}
+def _task_groups(layout: WorkflowLayout) -> dict[str, TaskGroup]:
+    """A TaskGroup for every nested Chain and Group, with the layout's id; maps each job to its innermost."""
     groups: dict[str, TaskGroup] = {}
-
-    def visit(node: Structure, parent: TaskGroup | None) -> None:
-        if isinstance(node, str):
-            if parent is not None:
-                groups[node] = parent
-            return
-        kind, children = node
-        group_id = f"{kind}_{next(counters[kind])}"
-        while group_id in taken:
-            group_id = f"{kind}_{next(counters[kind])}"
-        taken.add(group_id)
-        names = [task_ids[child] if isinstance(child, str) else f"({child[0]})" for child in children]
-        separator = " → " if kind == "chain" else " ‖ "
-        parent_argument: dict[str, Any] = {} if parent is None else {"parent_group": parent}
-        group = TaskGroup(
-            group_id=group_id,
+    for container in layout.containers.values():
+        names = [
+            layout.readable_ids[member] if isinstance(member, str) else f"({member.kind})"
+            for member in container.members
+        ]
+        separator = " → " if container.kind == "chain" else " ‖ "
+        parent_argument: dict[str, Any] = {} if container.parent is None else {"parent_group": groups[container.parent]}
+        groups[container.id] = TaskGroup(
+            group_id=container.id,
             prefix_group_id=False,
-            tooltip=f"{kind.capitalize()}: {separator.join(names)}",
+            tooltip=f"{container.kind.capitalize()}: {separator.join(names)}",
             **parent_argument,
         )
-        for child in children:
-            visit(child, group)
-
-    for child in structure[1]:
-        visit(child, None)
-    return groups
+    return {job_id: groups[container_id] for job_id, container_id in layout.container_of.items()}
 
 
 @functools.cache

@@ -1,20 +1,19 @@
 """The workflow graph as Mermaid or Graphviz DOT text, for docs, reviews and ``dot -Tsvg``.
 
 Nodes are jobs labelled with their identity, function name and output; edges come from
-``Workflow.dependencies``. Nested Chains and Groups (from ``Workflow.structure``) become
-subgraphs named like the Airflow TaskGroups (``chain_1``, ``group_1``, ...); the outermost
-container is the whole graph and gets none, nor does a workflow built from explicit edges.
-ON_FINISHED callbacks hang off every leaf job with dashed edges, as they run after all of them.
+``Workflow.dependencies``. Nested Chains and Groups become subgraphs with the ids the Airflow
+TaskGroups get (``chain_1``, ``group_1``, ... from ``hymir.layout``); the outermost container
+is the whole graph and gets none, nor does a workflow built from explicit edges. ON_FINISHED
+callbacks hang off every leaf job with dashed edges, as they run after all of them.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from hymir.labels import call_label
-from hymir.workflow import Structure, Workflow
+from hymir.layout import Container, WorkflowLayout
+from hymir.workflow import Workflow
 
 
 @dataclass(frozen=True)
@@ -75,13 +74,9 @@ FORMATS = {"mermaid": MERMAID, "dot": DOT}
 def render(workflow: Workflow, fmt: str) -> str:
     """The graph of ``workflow`` as text in ``fmt`` (a key of ``FORMATS``)."""
     syntax = FORMATS[fmt]
-    ids = {job_id: f"job_{n}" for n, job_id in enumerate([*workflow.jobs, *workflow.callback_ids()], start=1)}
-    structure = workflow.structure
-    if structure is None or isinstance(structure, str):
-        body = [syntax.node.format(id=ids[job_id], label=_label(workflow, job_id, syntax)) for job_id in workflow.jobs]
-    else:
-        counters: dict[str, Iterator[int]] = {"chain": itertools.count(1), "group": itertools.count(1)}
-        body = [line for child in structure[1] for line in _members(workflow, child, ids, syntax, counters)]
+    layout = WorkflowLayout.of(workflow)
+    ids = {job_id: f"job_{n}" for n, job_id in enumerate(layout.readable_ids, start=1)}
+    body = [line for member in layout.top_level for line in _members(workflow, member, ids, syntax)]
     for event, callbacks in workflow.callbacks.items():
         for callback in callbacks:
             callback_id = str(callback.identity)
@@ -89,22 +84,18 @@ def render(workflow: Workflow, fmt: str) -> str:
             body.append(syntax.callback_node.format(id=ids[callback_id], label=label))
     for job_id, predecessors in workflow.dependencies:
         body += [syntax.edge.format(upstream=ids[up], downstream=ids[job_id]) for up in predecessors]
-    leaves = _leaves(workflow)
     for callback_id in workflow.callback_ids():
-        body += [syntax.dashed_edge.format(upstream=ids[leaf], downstream=ids[callback_id]) for leaf in leaves]
+        body += [syntax.dashed_edge.format(upstream=ids[leaf], downstream=ids[callback_id]) for leaf in layout.leaves]
     return "\n".join([*syntax.header, *("    " + line for line in body), *syntax.footer])
 
 
-def _members(
-    workflow: Workflow, node: Structure, ids: dict[str, str], syntax: _Syntax, counters: dict[str, Iterator[int]]
-) -> list[str]:
-    """The lines of one part of the structure: a job's node, or a subgraph around a container's members."""
-    if isinstance(node, str):
-        return [syntax.node.format(id=ids[node], label=_label(workflow, node, syntax))]
-    kind, children = node
-    lines = [syntax.open_subgraph.format(id=f"{kind}_{next(counters[kind])}", label=kind.capitalize())]
-    for child in children:
-        lines += ["    " + line for line in _members(workflow, child, ids, syntax, counters)]
+def _members(workflow: Workflow, member: str | Container, ids: dict[str, str], syntax: _Syntax) -> list[str]:
+    """The lines of one part of the layout: a job's node, or a subgraph around a container's members."""
+    if isinstance(member, str):
+        return [syntax.node.format(id=ids[member], label=_label(workflow, member, syntax))]
+    lines = [syntax.open_subgraph.format(id=member.id, label=member.kind.capitalize())]
+    for child in member.members:
+        lines += ["    " + line for line in _members(workflow, child, ids, syntax)]
     return [*lines, syntax.close_subgraph]
 
 
@@ -115,9 +106,3 @@ def _label(workflow: Workflow, job_id: str, syntax: _Syntax, *extra: str) -> str
     if job.output is not None:
         lines.append(f"output: {job.output}")
     return syntax.label([*lines, *extra])
-
-
-def _leaves(workflow: Workflow) -> list[str]:
-    """Jobs nothing depends on: once they are finished, every job is."""
-    upstream = {job_id for _, predecessors in workflow.dependencies for job_id in predecessors}
-    return [job_id for job_id in workflow.jobs if job_id not in upstream]

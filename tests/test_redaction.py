@@ -20,8 +20,8 @@ from airflow.models.variable import Variable  # noqa: E402
 from airflow.utils.session import create_session  # noqa: E402
 
 from hymir import Group, JobStatus, Workflow  # noqa: E402
+from hymir.layout import WorkflowLayout  # noqa: E402
 from hymir_airflow.compat import read_records  # noqa: E402
-from hymir_airflow.naming import task_ids_for  # noqa: E402
 from hymir_airflow.state import STORE_KEY  # noqa: E402
 from tests.jobs import redaction as jobs  # noqa: E402
 
@@ -40,7 +40,7 @@ def secret(airflow_executor) -> str:
 def stored_records(workflow: Workflow, dag_id: str, run_id: str) -> list[str]:
     """The records of the run's jobs as stored in the metadata database, as text."""
     with create_session() as session:
-        found = read_records(session, dag_id, run_id, task_ids_for(workflow).values(), STORE_KEY)
+        found = read_records(session, dag_id, run_id, WorkflowLayout.of(workflow).readable_ids.values(), STORE_KEY)
     return [str(value) for value in found.values()]
 
 

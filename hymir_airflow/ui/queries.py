@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import HTTPException, status
 from sqlalchemy.orm import Session
 
+from hymir.layout import first_free
 from hymir_airflow import compat
 from hymir_airflow.backends.database import MetadataDatabase
 from hymir_airflow.factory import HYMIR_TAG
@@ -148,7 +149,7 @@ def run_detail(session: Session, dag_bag: Any, dag_id: str, run_id: str, page: i
     task_ids = [task.task_id for task in shown]
     database = MetadataDatabase()
     rows = database.task_rows(dag_id, run_id)
-    records = database.records(dag_id, run_id, task_ids)
+    records = database.records(dag_id, run_id, task_ids, _records_holder(tasks))
     outputs = database.return_values(dag_id, run_id, task_ids)
     jobs = []
     for task in shown:
@@ -200,7 +201,7 @@ def job_value(session: Session, dag_bag: Any, dag_id: str, run_id: str, task_id:
         if task_id not in outputs:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"task {task_id!r} has no output in run {run_id!r}")
         return xcom_value(outputs[task_id])
-    record = JobRecord.from_stored(database.records(dag_id, run_id, [task_id]).get(task_id))
+    record = JobRecord.from_stored(database.records(dag_id, run_id, [task_id], _records_holder(tasks)).get(task_id))
     value = {"failure": record.result, "context": record.context, "exception": record.exception}[part]
     if value is None or value == {}:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"task {task_id!r} has no {part} in run {run_id!r}")
@@ -251,6 +252,14 @@ def _hymir_tasks(dag: Any) -> list[Any]:
             status.HTTP_404_NOT_FOUND, f"DAG {dag.dag_id!r} is not a Hymir DAG: none of its tasks runs a Hymir job"
         )
     return tasks
+
+
+def _records_holder(tasks: list[Any]) -> str:
+    """The task that keeps the jobs' records before Airflow 3.3: the id the factory chose, by the layout's rule.
+
+    The factory gives it the first of ``hymir_records``, ``hymir_records_2``, ... that no job's task has.
+    """
+    return first_free(compat.RECORDS_TASK_ID, {task.task_id for task in tasks})
 
 
 def _natural_key(identity: str) -> list[Any]:

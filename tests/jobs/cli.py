@@ -99,3 +99,26 @@ def greet(*, name: str, times: int):
 def greeting() -> Workflow:
     """One job that takes two workflow params."""
     return Workflow(Chain(greet()), params={"name": "world", "times": 1})
+
+
+@job()
+def group_1():
+    """A job whose function has the id the first Group would get."""
+
+
+@job()
+def chain_1():
+    """A job whose function has the id the first Chain would get."""
+
+
+def clashing() -> Workflow:
+    """Nested Chains and Groups around jobs named like the first of each, ending in a Group, with a report."""
+    workflow = Workflow(
+        Chain(
+            Group(group_1(), Chain(chain_1(), shout("a"))),
+            Group(shout("b"), Chain(shout("c"), chain_1())),
+            Group(count(), group_1()),
+        ),
+        fail_fast=True,
+    )
+    return workflow.on(Workflow.Callbacks.ON_FINISHED, report())
