@@ -1,4 +1,4 @@
-"""Hymir on Apache Airflow: a drop-in DAG factory, the operator that runs a job, and an executor.
+"""Hymir on Apache Airflow: a drop-in DAG factory, the operator that runs a job, and two executors.
 
 Names are imported on first use, so that a DAG file importing ``workflow_to_dag`` pays only
 for what it uses.
@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from hymir_airflow.deployment import AirflowDeploymentExecutor
     from hymir_airflow.executor import AirflowExecutor
     from hymir_airflow.factory import workflow_to_dag
     from hymir_airflow.operator import HymirJobOperator
@@ -20,9 +21,10 @@ _EXPORTS = {
     "dags_for": "hymir_airflow.parsing",
     "HymirJobOperator": "hymir_airflow.operator",
     "AirflowExecutor": "hymir_airflow.executor",
+    "AirflowDeploymentExecutor": "hymir_airflow.deployment",
 }
 
-__all__ = ["AirflowExecutor", "HymirJobOperator", "dags_for", "workflow_to_dag"]
+__all__ = ["AirflowDeploymentExecutor", "AirflowExecutor", "HymirJobOperator", "dags_for", "workflow_to_dag"]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,4 @@
-"""AirflowExecutor: the Hymir Executor API over Airflow, reading every job's state back from Airflow."""
+"""The Hymir Executor API over Airflow: the read-back both Airflow executors share, and the in-process one."""
 
 from __future__ import annotations
 
@@ -21,58 +21,22 @@ def default_dag_id(workflow: Workflow) -> str:
     return "hymir_" + hashlib.sha1(workflow.serialize().encode()).hexdigest()[:12]
 
 
-class AirflowExecutor(Executor):
-    """Runs Hymir workflows on Airflow and reports states, retries, context, exceptions and outputs.
+class BaseAirflowExecutor(Executor):
+    """What both Airflow executors share: the runs they started, read back from Airflow through a backend.
 
-    Without ``api_url`` it runs in this process: ``run()`` builds the workflow's DAG, registers it
-    in the configured metadata database (migrated on first use) and runs it to completion with
-    ``dag.test()``, so ``run()`` returns once the run has finished; other keyword arguments go to
-    ``workflow_to_dag``.
-
-    With ``api_url`` (and ``username``/``password`` or ``token``) it drives a running deployment
-    through the REST API: ``run(workflow, dag_id=...)`` triggers the DAG deployed there for that
-    workflow and returns at once; ``wait()`` waits for the run through the deployment's DAG-run wait
-    endpoint (Airflow 3.1+) or by polling it (3.0). ``unpause=True`` unpauses a paused DAG
-    instead of raising ``DagPaused``.
+    Subclasses start runs (``run``) and hand them to ``_start``; reading states, retries, context,
+    exceptions and outputs back, waiting and clearing are the same wherever the DAG ran.
     """
 
-    def __init__(
-        self,
-        *,
-        api_url: str | None = None,
-        username: str | None = None,
-        password: str | None = None,
-        token: str | None = None,
-        unpause: bool = False,
-        **dag_options: Any,
-    ):
-        if api_url is None:
-            from hymir_airflow.backends.inprocess import InProcessBackend
-
-            self._backend: AirflowBackend = InProcessBackend(dag_options)
-        else:
-            from hymir_airflow.backends.rest import RestBackend
-
-            self._backend = RestBackend(api_url, username=username, password=password, token=token, unpause=unpause)
+    def __init__(self, backend: AirflowBackend):
+        self._backend = backend
         self._runs: dict[str, tuple[Workflow, str]] = {}
 
-    def run(self, workflow: Workflow, *, params: dict[str, Any] | None = None, dag_id: str | None = None) -> str:
-        """Run ``workflow`` as the DAG ``dag_id`` (in-process, by default one named after the workflow).
-
-        ``params`` override the workflow's params for this run; they travel as the DAG run's conf.
-        """
-        workflow.resolve_params(params)
-        dag_id = dag_id or default_dag_id(workflow)
+    def _start(self, workflow: Workflow, dag_id: str, params: dict[str, Any] | None) -> str:
+        """Start a run of ``workflow`` as the DAG ``dag_id`` with ``params`` as its conf, and remember it."""
         run_id = self._backend.start(workflow, dag_id, dict(params or {}))
         self._runs[run_id] = (workflow, dag_id)
         return run_id
-
-    def wait_for_dag(self, dag_id: str, timeout: float = 120) -> None:
-        """Remote mode: wait until the deployment has loaded ``dag_id`` (DagNotFound lists import errors).
-
-        In-process there is nothing to wait for: ``run()`` builds and registers the DAG itself.
-        """
-        self._backend.wait_for_dag(dag_id, timeout)
 
     def wait(
         self, workflow_id: str, *, block: bool = True, sleep: float = 0.5, timeout: float | None = None
@@ -146,6 +110,39 @@ class AirflowExecutor(Executor):
             raise WorkflowNotFinished(f"workflow {workflow_id} is still running; wait for it before clearing it")
         self._backend.delete_run(dag_id, workflow_id)
         del self._runs[workflow_id]
+
+
+#: The arguments of ``AirflowDeploymentExecutor``, which the in-process executor refuses.
+_DEPLOYMENT_ARGUMENTS = ("api_url", "username", "password", "token", "unpause")
+
+
+class AirflowExecutor(BaseAirflowExecutor):
+    """Runs Hymir workflows on Airflow in this process, with ``dag.test()``, and reads every job back.
+
+    ``run()`` builds the workflow's DAG with ``workflow_to_dag(workflow, **dag_options)``,
+    registers it in the configured metadata database (migrated on first use) and runs it to
+    completion, so it returns once the run has finished. To drive a running deployment instead,
+    use ``AirflowDeploymentExecutor``.
+    """
+
+    def __init__(self, **dag_options: Any):
+        given = [name for name in _DEPLOYMENT_ARGUMENTS if name in dag_options]
+        if given:
+            raise TypeError(
+                f"AirflowExecutor runs workflows in this process and takes no {', '.join(given)}: "
+                "drive a deployment with hymir_airflow.AirflowDeploymentExecutor(api_url, ...)"
+            )
+        from hymir_airflow.backends.inprocess import InProcessBackend
+
+        super().__init__(InProcessBackend(dag_options))
+
+    def run(self, workflow: Workflow, *, params: dict[str, Any] | None = None, dag_id: str | None = None) -> str:
+        """Run ``workflow`` to completion as the DAG ``dag_id`` (by default one named after the workflow).
+
+        ``params`` override the workflow's params for this run; they travel as the DAG run's conf.
+        """
+        workflow.resolve_params(params)
+        return self._start(workflow, dag_id or default_dag_id(workflow), params)
 
 
 def _unrecorded(row: TaskRow) -> str:

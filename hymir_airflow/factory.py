@@ -143,7 +143,8 @@ def built_workflow(dag_id: str) -> Workflow:
     """The workflow that ``workflow_to_dag`` last built the DAG ``dag_id`` from in this process.
 
     A tool that loads DAG files (with Airflow's ``DagBag``) gets back the workflows behind them,
-    to run or report one through ``AirflowExecutor``; KeyError when no such DAG was built here.
+    to run or report one through ``AirflowExecutor`` or ``AirflowDeploymentExecutor``; KeyError
+    when no such DAG was built here.
     """
     try:
         return _BUILT[dag_id]

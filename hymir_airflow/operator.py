@@ -45,6 +45,7 @@ from hymir_airflow.compat import (
     unseal,
 )
 from hymir_airflow.state import STORE_KEY, JobRecord, job_status
+from hymir_airflow.task_docs import job_doc
 from hymir_airflow.values import decode, encode
 
 if TYPE_CHECKING:
@@ -126,12 +127,15 @@ class HymirJobOperator(ChosenRescheduleInterval):
         CheckLater waits at least ``min_check_interval`` seconds (apache/airflow#71172).
         ``code_fingerprint`` (serialized as ``hymir_code``) identifies the code the job runs, so
         new code makes a new DAG version. ``records_task_id`` names the task whose XComs keep the
-        job's record where Airflow has no task state store (before 3.3). The class has no
-        constructor of its own, which would cost every task of every parse one more pass of
+        job's record where Airflow has no task state store (before 3.3). The task's ``doc_md`` (the
+        function's docstring, as the factory passes it) gets a last line naming the job, which the
+        REST API shows (see ``hymir_airflow.task_docs``). The class has no constructor of its own,
+        which would cost every task of every parse one more pass of
         Airflow's default-argument handling (see ``ChosenRescheduleInterval``).
         """
-        task = cls(mode=mode, **retry_policy_arguments(), **kwargs)
         job = workflow[job_id]
+        kwargs["doc_md"] = job_doc(kwargs.get("doc_md"), job_id, job.name)
+        task = cls(mode=mode, **retry_policy_arguments(), **kwargs)
         if records_task_id is None and not HAS_TASK_STATE_STORE:
             records_task_id = RECORDS_TASK_ID
         set_own_attributes(

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from hymir.workflow import Workflow
-from hymir_airflow import AirflowExecutor
+from hymir_airflow import AirflowDeploymentExecutor
 from hymir_airflow.compat import dag_bag
 from hymir_airflow.factory import built_workflow
 from hymir_airflow.launcher import DeploymentError, LocalDeployment, stop_detached
@@ -43,7 +43,7 @@ def workflow_of(dag_id: str, dags_folder: Path) -> Workflow:
         ) from None
 
 
-def print_outcome(executor: AirflowExecutor, run_id: str) -> None:
+def print_outcome(executor: AirflowDeploymentExecutor, run_id: str) -> None:
     workflow = executor.workflow(run_id)
     states = executor.job_states(run_id)
     print(f"\n{'job':<4} {'function':<32} {'status':<8} {'retries':<7} result")
@@ -93,8 +93,8 @@ def main() -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     try:
-        executor = AirflowExecutor(
-            api_url=deployment.api_url, username="admin", password=deployment.password, unpause=True
+        executor = AirflowDeploymentExecutor(
+            deployment.api_url, username="admin", password=deployment.password, unpause=True
         )
         say(f"waiting for the dag-processor to load {args.dags}")
         executor.wait_for_dag(args.dag, timeout=120)

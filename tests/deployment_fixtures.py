@@ -52,10 +52,10 @@ def running(deployment):
 
 
 def remote(deployment, **options):
-    """An AirflowExecutor on the deployment's REST API, logged in as admin."""
-    from hymir_airflow import AirflowExecutor
+    """An AirflowDeploymentExecutor on the deployment's REST API, logged in as admin."""
+    from hymir_airflow import AirflowDeploymentExecutor
 
-    return AirflowExecutor(api_url=deployment.api_url, username="admin", password=deployment.password, **options)
+    return AirflowDeploymentExecutor(deployment.api_url, username="admin", password=deployment.password, **options)
 
 
 @pytest.fixture(scope="session")

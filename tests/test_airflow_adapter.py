@@ -130,9 +130,9 @@ def test_one_operator_per_job_with_readable_task_ids_docs_and_arguments():
     assert all(isinstance(task, HymirJobOperator) for task in job_tasks(dag))
     assert task_id_map(dag) == {"1": "shout", "2": "shout_2", "3": "shout_3", "4": "count_words", "5": "undocumented"}
     assert [task.job_args for task in job_tasks(dag)] == [["a"], ["b"], ["c"], [], [1]]
-    assert dag.get_task("shout_3").doc_md == "Uppercase a word."
-    assert dag.get_task("count_words").doc_md == "Receive every uppercased word, in graph order."
-    assert dag.get_task("undocumented").doc_md is None
+    assert dag.get_task("shout_3").doc_md == 'Uppercase a word.\n\nHymir job "3" runs `tests.jobs.scenario.shout`.'
+    assert dag.get_task("count_words").doc_md.startswith("Receive every uppercased word, in graph order.\n\n")
+    assert dag.get_task("undocumented").doc_md == 'Hymir job "5" runs `tests.jobs.adapter.undocumented`.'
     for task in job_tasks(dag):
         assert task.mode == "reschedule"
         assert task.retries == RETRY_LIMIT + 3 and task.airflow_retries == 3
@@ -510,7 +510,7 @@ def test_serialized_dag_round_trips_and_keeps_each_job_identity():
         "count_words": None,
         "tally": None,
     }
-    assert restored.get_task("shout").doc_md == "Uppercase a word."
+    assert restored.get_task("shout").doc_md == dag.get_task("shout").doc_md
     assert "hymir" in restored.tags
 
 

@@ -27,16 +27,26 @@ dag = workflow_to_dag(waiting_workflow(), dag_id="hymir_waiting_deferred", defer
 
 def test_api_errors_are_clear(embedded):
     from hymir.examples.flaky import flaky_workflow
-    from hymir_airflow import AirflowExecutor
-    from hymir_airflow.backends.rest import DagNotFound, DagPaused, Unauthorized
+    from hymir.examples.words import words_workflow
+    from hymir_airflow import AirflowDeploymentExecutor
+    from hymir_airflow.backends.rest import DagMismatch, DagNotFound, DagPaused, Unauthorized
 
     with pytest.raises(Unauthorized, match="refused the login of 'admin'"):
-        AirflowExecutor(api_url=embedded.api_url, username="admin", password="wrong")
+        AirflowDeploymentExecutor(embedded.api_url, username="admin", password="wrong")
 
     executor = remote(embedded)
     executor.wait_for_dag("hymir_flaky", timeout=120)
+    # The job tasks are read from the deployed DAG (their docs, through GET /dags/{dag_id}/tasks), before triggering.
+    with pytest.raises(DagMismatch) as mismatched:
+        executor.run(words_workflow(), dag_id="hymir_flaky")
+    message = str(mismatched.value)
+    assert message.startswith(f"Airflow at {embedded.api_url}: DAG 'hymir_flaky' does not run the workflow given")
+    assert "no task for uppercase (job 1, hymir.examples.words.uppercase), uppercase_2 (job 2," in message
+    assert "tasks for jobs the workflow does not have: call_flaky_service (job 1, " in message
     with pytest.raises(DagPaused, match="'hymir_flaky' is paused"):
         executor.run(flaky_workflow(), dag_id="hymir_flaky")
+    with pytest.raises(DagNotFound, match="has no DAG 'hymir_missing'"):
+        executor.run(flaky_workflow(), dag_id="hymir_missing")
     with pytest.raises(DagNotFound) as not_found:
         executor.wait_for_dag("hymir_broken", timeout=5)
     message = str(not_found.value)

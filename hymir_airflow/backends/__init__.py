@@ -1,4 +1,4 @@
-"""Where ``AirflowExecutor`` runs DAGs and reads them back: in this process, or on a deployment.
+"""Where the Airflow executors run DAGs and read them back: in this process, or on a deployment.
 
 ``database`` reads runs from Airflow's metadata database (the in-process backend and the Hymir
 view both use it), ``inprocess`` runs DAGs with ``dag.test()``, ``rest`` drives a deployment
@@ -23,12 +23,10 @@ class TaskRow:
 
 
 class AirflowBackend(Protocol):
-    """The operations ``AirflowExecutor`` needs from an Airflow: start a run, read it back, delete it."""
+    """The operations the Airflow executors need from an Airflow: start a run, read it back, delete it."""
 
     def start(self, workflow: Workflow, dag_id: str, conf: dict[str, Any] | None = None) -> str:
         """Run (or trigger) the workflow's DAG with ``conf``; return the DAG run id."""
-
-    def wait_for_dag(self, dag_id: str, timeout: float) -> None: ...
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float | None, interval: float = 1.0) -> str | None:
         """Block until the run has finished (or ``timeout`` passed), asking every ``interval`` s; return its state."""

@@ -28,9 +28,6 @@ class InProcessBackend(MetadataDatabase):
         run_id: str = dag.test(run_conf=conf).run_id
         return run_id
 
-    def wait_for_dag(self, dag_id: str, timeout: float) -> None:
-        """Nothing to wait for: ``start`` builds and registers the DAG itself."""
-
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float | None, interval: float = 1.0) -> str | None:
         """Nothing to wait for: ``start`` returns once the run has finished."""
         return self.dag_run_state(dag_id, run_id)

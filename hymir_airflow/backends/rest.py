@@ -12,12 +12,13 @@ from hymir.workflow import Workflow
 from hymir_airflow.backends import TaskRow
 from hymir_airflow.compat import has_dag_run_wait, record_path
 from hymir_airflow.state import STORE_KEY
+from hymir_airflow.task_docs import job_of
 
 _FINISHED = ("success", "failed")
 
 
 class AirflowApiError(RuntimeError):
-    """The Airflow REST API refused a request; the message says what to do about it."""
+    """The deployment refused a request or cannot do what was asked; the message says what to do about it."""
 
 
 class Unauthorized(AirflowApiError):
@@ -30,6 +31,10 @@ class DagNotFound(AirflowApiError):
 
 class DagPaused(AirflowApiError):
     """The DAG is paused, so a triggered run would never start."""
+
+
+class DagMismatch(AirflowApiError):
+    """The deployed DAG does not run the workflow given: its tasks run other jobs (the message names them)."""
 
 
 class RestBackend:
@@ -51,7 +56,7 @@ class RestBackend:
         self._client = httpx.Client(base_url=f"{self.api_url}/api/v2", timeout=timeout)
         if token is None:
             if username is None or password is None:
-                raise ValueError("give AirflowExecutor(api_url=...) a token, or a username and password")
+                raise ValueError("give AirflowDeploymentExecutor a token, or a username and password")
             token = self._login(username, password, timeout)
         self._client.headers["Authorization"] = f"Bearer {token}"
 
@@ -93,10 +98,27 @@ class RestBackend:
                 )
             time.sleep(1)
 
+    def job_tasks(self, dag_id: str) -> dict[str, tuple[str, str]]:
+        """The deployed DAG's tasks that run Hymir jobs: ``{task_id: (job id, function)}``, as their docs say.
+
+        Read from the DAG's latest version (see ``hymir_airflow.task_docs``); Hymir's own tasks
+        (the fail-fast gate, the records holder) and other operators' name no job and are left out.
+        """
+        response = self._call("GET", f"/dags/{dag_id}/tasks", "list the DAG's tasks")
+        if response.status_code == 404:
+            raise self._no_dag(dag_id)
+        _raise_for_status(response, f"list the tasks of DAG {dag_id!r}")
+        jobs = {}
+        for task in response.json()["tasks"]:
+            job = job_of(task.get("doc_md"))
+            if job is not None:
+                jobs[task["task_id"]] = job
+        return jobs
+
     def start(self, workflow: Workflow, dag_id: str, conf: dict[str, Any] | None = None) -> str:
         dag = self._call("GET", f"/dags/{dag_id}", "look up the DAG")
         if dag.status_code == 404:
-            raise DagNotFound(f"Airflow at {self.api_url} has no DAG {dag_id!r}{self._import_errors()}")
+            raise self._no_dag(dag_id)
         _raise_for_status(dag, f"look up DAG {dag_id!r}")
         if dag.json().get("is_paused"):
             if not self.unpause:
@@ -113,6 +135,9 @@ class RestBackend:
         _raise_for_status(response, f"trigger DAG {dag_id!r}")
         run_id: str = response.json()["dag_run_id"]
         return run_id
+
+    def _no_dag(self, dag_id: str) -> DagNotFound:
+        return DagNotFound(f"Airflow at {self.api_url} has no DAG {dag_id!r}{self._import_errors()}")
 
     def _import_errors(self) -> str:
         response = self._call("GET", "/importErrors", "list import errors")
