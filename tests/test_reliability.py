@@ -497,7 +497,7 @@ def test_execution_timeout_traceback_reaches_job_state(timeout_runs):
     assert "AirflowTaskTimeout" in executor.job_state(run_id, "1").exception
 
 
-# --- 5. load: 20 concurrent runs of a 20-job workflow, against the same DAG written with TaskFlow -
+# --- 5. load: 20 concurrent runs of a 20-job workflow (against TaskFlow's, for the figure) ------
 
 #: 20 concurrent runs as the issue asks; HYMIR_LOAD_RUNS makes a quicker local check possible.
 RUNS = int(os.environ.get("HYMIR_LOAD_RUNS", "20"))
@@ -572,11 +572,12 @@ def lost_outputs(outputs: dict[str, list], expected: dict[str, list]) -> int:
 
 
 @deployment
-def test_load_twenty_concurrent_runs_against_taskflow(distributed, hymir_remote, api):
-    """RUNS runs of the 20-job workflow at once, then RUNS runs of the same DAG written with TaskFlow.
+def test_load_twenty_concurrent_runs_lose_nothing(distributed, hymir_remote, api):
+    """RUNS runs of the 20-job workflow at once: every run succeeds and no output is lost.
 
-    Both are triggered the same way (POST dagRuns) on the same deployment; the wall time of a batch
-    runs from the first run queued to the last run ended (Airflow's own timestamps).
+    With ``HYMIR_LOAD_AGAINST_TASKFLOW=1`` the same number of runs of the DAG written with TaskFlow
+    follows, triggered the same way, for the wall-time figure (Airflow's own timestamps, from the
+    first run queued to the last run ended). The comparison is a figure, so CI leaves it out.
     """
     expected = jobs.expected_load_outputs()
     tasks = RUNS * 20
@@ -586,13 +587,8 @@ def test_load_twenty_concurrent_runs_against_taskflow(distributed, hymir_remote,
         f"hymir_rel_load: {RUNS} runs x 20 jobs in {hymir_wall:.1f} s ({tasks / hymir_wall:.2f} tasks/s); "
         f"{hymir_states}"
     )
-    taskflow_ids, taskflow_wall, taskflow_states = run_batch(api, "taskflow_rel_load")
-    say(
-        f"taskflow_rel_load: {RUNS} runs x 20 tasks in {taskflow_wall:.1f} s "
-        f"({tasks / taskflow_wall:.2f} tasks/s); {taskflow_states}"
-    )
 
-    # Read every run back: Hymir's through the remote AirflowExecutor, TaskFlow's through the XCom API.
+    # Read every run back through the remote executor.
     executor = hymir_remote
     reading = time.monotonic()
     hymir_lost, flaky_retries, checks = 0, set(), set()
@@ -603,26 +599,13 @@ def test_load_twenty_concurrent_runs_against_taskflow(distributed, hymir_remote,
         flaky_retries.add(special["14"].retries)
         checks.add(special["15"].checks)
     hymir_reading = time.monotonic() - reading
-    taskflow_lost = sum(lost_outputs(taskflow_outputs(api, run_id), expected) for run_id in taskflow_ids)
     # A heartbeat timeout under load would be a false alarm of the short timeout the fault tests use.
-    false_alarms = {
-        dag_id: api.get("/eventLogs", dag_id=dag_id, event="heartbeat timeout", limit=1)["total_entries"]
-        for dag_id in ("hymir_rel_load", "taskflow_rel_load")
-    }
+    false_alarms = api.get("/eventLogs", dag_id="hymir_rel_load", event="heartbeat timeout", limit=1)["total_entries"]
     say(
-        f"read back {RUNS} Hymir runs through AirflowExecutor in {hymir_reading:.1f} s; "
-        f"heartbeat timeouts during the load: {false_alarms}"
+        f"read back {RUNS} Hymir runs through the deployment executor in {hymir_reading:.1f} s; "
+        f"heartbeat timeouts during the load: {false_alarms}; outputs lost: {hymir_lost}; "
+        f"Hymir retries of the flaky job {flaky_retries}, checks of the CheckLater job {checks}"
     )
-    timing = {
-        "hymir": task_timing(api, "hymir_rel_load", hymir_ids),
-        "taskflow": task_timing(api, "taskflow_rel_load", taskflow_ids),
-    }
-    ratio = hymir_wall / taskflow_wall
-    say(
-        f"outputs lost: hymir {hymir_lost}, taskflow {taskflow_lost}; Hymir retries of the flaky job {flaky_retries}, "
-        f"checks of the CheckLater job {checks}; per task: {timing}"
-    )
-    say(f"wall-time ratio hymir/taskflow = {ratio:.2f} (target <= 1.15; a figure, not asserted)")
     FIGURES["load"] = {
         "runs": RUNS,
         "tasks per batch": tasks,
@@ -631,22 +614,38 @@ def test_load_twenty_concurrent_runs_against_taskflow(distributed, hymir_remote,
             "tasks_per_s": round(tasks / hymir_wall, 2),
             "states": hymir_states,
             "outputs_lost": hymir_lost,
-            **timing["hymir"],
+            **task_timing(api, "hymir_rel_load", hymir_ids),
         },
+    }
+    if os.environ.get("HYMIR_LOAD_AGAINST_TASKFLOW") == "1":
+        FIGURES["load"].update(taskflow_figures(api, expected, hymir_wall))
+
+    assert hymir_states == {"success": RUNS}
+    assert hymir_lost == 0
+    assert flaky_retries == {1} and checks == {1}
+    distributed.check_running()
+
+
+def taskflow_figures(api: Api, expected: dict[str, list[Any]], hymir_wall: float) -> dict[str, Any]:
+    """RUNS runs of the TaskFlow DAG, as a batch: its wall time, states and lost outputs beside Hymir's."""
+    tasks = RUNS * 20
+    taskflow_ids, taskflow_wall, taskflow_states = run_batch(api, "taskflow_rel_load")
+    taskflow_lost = sum(lost_outputs(taskflow_outputs(api, run_id), expected) for run_id in taskflow_ids)
+    ratio = hymir_wall / taskflow_wall
+    say(
+        f"taskflow_rel_load: {RUNS} runs x 20 tasks in {taskflow_wall:.1f} s ({tasks / taskflow_wall:.2f} tasks/s); "
+        f"{taskflow_states}; outputs lost: {taskflow_lost}; wall-time ratio hymir/taskflow = {ratio:.2f}"
+    )
+    return {
         "taskflow": {
             "wall_s": round(taskflow_wall, 1),
             "tasks_per_s": round(tasks / taskflow_wall, 2),
             "states": taskflow_states,
             "outputs_lost": taskflow_lost,
-            **timing["taskflow"],
+            **task_timing(api, "taskflow_rel_load", taskflow_ids),
         },
         "ratio": round(ratio, 2),
     }
-
-    assert hymir_states == {"success": RUNS} and taskflow_states == {"success": RUNS}
-    assert hymir_lost == 0 and taskflow_lost == 0
-    assert flaky_retries == {1} and checks == {1}
-    distributed.check_running()
 
 
 # --- figures --------------------------------------------------------------------------------------
