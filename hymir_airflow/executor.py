@@ -10,7 +10,7 @@ from hymir.errors import WorkflowDoesNotExist, WorkflowNotFinished
 from hymir.executor import Executor, JobState, JobStatus, WorkflowState
 from hymir.layout import WorkflowLayout
 from hymir.workflow import Workflow
-from hymir_airflow.backends import AirflowBackend, TaskRow
+from hymir_airflow.backends import AirflowBackend, TaskInstanceSummary
 from hymir_airflow.compat import RECORDS_TASK_ID
 from hymir_airflow.state import JobRecord, job_status, workflow_status
 from hymir_airflow.values import decode
@@ -145,7 +145,7 @@ class AirflowExecutor(BaseAirflowExecutor):
         return self._start(workflow, dag_id or default_dag_id(workflow), params)
 
 
-def _unrecorded(row: TaskRow) -> str:
+def _unrecorded(row: TaskInstanceSummary) -> str:
     """Why a job failed whose task ended before the job could record a reason."""
     return (
         f"task {row.task_id} ended {row.state} in Airflow before the job recorded why "
@@ -153,7 +153,7 @@ def _unrecorded(row: TaskRow) -> str:
     )
 
 
-def _job_state(row: TaskRow | None, record: JobRecord, value: Any) -> JobState:
+def _job_state(row: TaskInstanceSummary | None, record: JobRecord, value: Any) -> JobState:
     """A JobState from what Airflow knows (state) and what the job recorded (retries, checks, ...)."""
     if row is None:
         return JobState()

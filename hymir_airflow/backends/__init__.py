@@ -14,8 +14,11 @@ from hymir.workflow import Workflow
 
 
 @dataclass(frozen=True)
-class TaskRow:
-    """What Airflow reports of one task instance."""
+class TaskInstanceSummary:
+    """What Airflow reports of one task instance: its state and try number.
+
+    With the task's ``JobRecord`` (what the job stored) it makes the ``JobState`` an executor reports.
+    """
 
     task_id: str
     state: str | None
@@ -33,7 +36,7 @@ class AirflowBackend(Protocol):
 
     def dag_run_state(self, dag_id: str, run_id: str) -> str | None: ...
 
-    def task_rows(self, dag_id: str, run_id: str) -> dict[str, TaskRow]: ...
+    def task_rows(self, dag_id: str, run_id: str) -> dict[str, TaskInstanceSummary]: ...
 
     def return_values(self, dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, Any]: ...
 

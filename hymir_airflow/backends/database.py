@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from hymir_airflow import compat
-from hymir_airflow.backends import TaskRow
+from hymir_airflow.backends import TaskInstanceSummary
 from hymir_airflow.compat import ensure_database
 from hymir_airflow.state import STORE_KEY
 
@@ -24,10 +24,10 @@ class MetadataDatabase:
             state: str | None = compat.dag_run_state(session, dag_id, run_id)
             return state
 
-    def task_rows(self, dag_id: str, run_id: str) -> dict[str, TaskRow]:
+    def task_rows(self, dag_id: str, run_id: str) -> dict[str, TaskInstanceSummary]:
         with compat.metadata_session() as session:
             rows = compat.task_instance_rows(session, dag_id, run_id)
-        return {task_id: TaskRow(task_id, state, try_number) for task_id, state, try_number in rows}
+        return {task_id: TaskInstanceSummary(task_id, state, try_number) for task_id, state, try_number in rows}
 
     def return_values(self, dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, Any]:
         with compat.metadata_session() as session:

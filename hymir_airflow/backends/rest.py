@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from hymir.workflow import Workflow
-from hymir_airflow.backends import TaskRow
+from hymir_airflow.backends import TaskInstanceSummary
 from hymir_airflow.compat import has_dag_run_wait, record_path
 from hymir_airflow.state import STORE_KEY
 from hymir_airflow.task_docs import job_of
@@ -212,8 +212,8 @@ class RestBackend:
         state: str | None = response.json()["state"]
         return state
 
-    def task_rows(self, dag_id: str, run_id: str) -> dict[str, TaskRow]:
-        rows: dict[str, TaskRow] = {}
+    def task_rows(self, dag_id: str, run_id: str) -> dict[str, TaskInstanceSummary]:
+        rows: dict[str, TaskInstanceSummary] = {}
         offset = 0
         while True:
             response = self._call(
@@ -225,7 +225,7 @@ class RestBackend:
             _raise_for_status(response, f"list task instances of {dag_id!r}")
             page = response.json()
             for item in page["task_instances"]:
-                rows[item["task_id"]] = TaskRow(item["task_id"], item["state"], item.get("try_number") or 0)
+                rows[item["task_id"]] = TaskInstanceSummary(item["task_id"], item["state"], item.get("try_number") or 0)
             offset += len(page["task_instances"])
             if not page["task_instances"] or offset >= page["total_entries"]:
                 return rows

@@ -59,8 +59,8 @@ class DagSummary:
 
 
 @dataclass(frozen=True)
-class JobRow:
-    """One job of a run: what Airflow knows of its task, and previews of what the job recorded and returned.
+class JobTableRow:
+    """One line of the view's table of a run's jobs: its task's summary, and previews of its record and output.
 
     ``retries`` counts the retries the job asked for; ``try_number`` is Airflow's, which also
     counts retries of failures the job did not ask for (a lost worker, ...).
@@ -95,7 +95,7 @@ class RunDetail:
     start_date: datetime | None
     end_date: datetime | None
     params: Preview | None
-    jobs: list[JobRow]
+    jobs: list[JobTableRow]
     job_count: int
     page: int
     pages: int
@@ -156,7 +156,7 @@ def run_detail(session: Session, dag_bag: Any, dag_id: str, run_id: str, page: i
         row = rows.get(task.task_id)
         record = JobRecord.from_stored(records.get(task.task_id))
         jobs.append(
-            JobRow(
+            JobTableRow(
                 job_id=task.hymir_job_id,
                 task_id=task.task_id,
                 function=getattr(task, "hymir_function", None),
