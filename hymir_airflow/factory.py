@@ -243,7 +243,7 @@ def _job_task(
         task_id=task_ids[job_id],
         workflow=workflow,
         job_id=job_id,
-        task_ids=task_ids,
+        job_task_ids=task_ids,
         code_fingerprint=_code_fingerprint(job.name),
         doc_md=_function_doc(job.name),
         task_group=group,

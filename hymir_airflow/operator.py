@@ -82,7 +82,7 @@ class HymirJobOperator(ChosenRescheduleInterval):
 
     template_fields: tuple[str, ...] = ("job_args", "job_kwargs")
     template_fields_renderers: ClassVar[dict[str, str]] = {"job_args": "json", "job_kwargs": "json"}
-    shallow_copy_attrs = ("workflow", "task_ids")
+    shallow_copy_attrs = ("workflow", "job_task_ids")
     ui_color = "#ffe7c2"
     #: The record a deferred wait resumed with (see ``resume_check``); None in a task that did not defer.
     _resumed: JobRecord | None = None
@@ -91,7 +91,8 @@ class HymirJobOperator(ChosenRescheduleInterval):
     hymir_job_id: str
     hymir_function: str
     hymir_code: str | None
-    task_ids: Mapping[str, str]
+    #: The task id of every job of the workflow, by job id: where producers' values and states are read.
+    job_task_ids: Mapping[str, str]
     job_args: list[Any]
     job_kwargs: dict[str, Any]
     airflow_retries: int
@@ -107,7 +108,7 @@ class HymirJobOperator(ChosenRescheduleInterval):
         *,
         workflow: Workflow,
         job_id: str,
-        task_ids: Mapping[str, str],
+        job_task_ids: Mapping[str, str],
         code_fingerprint: str | None = None,
         airflow_retries: int = 0,
         retry_on_exception: bool = False,
@@ -119,6 +120,9 @@ class HymirJobOperator(ChosenRescheduleInterval):
         **kwargs: Any,
     ) -> HymirJobOperator:
         """The task that runs job ``job_id`` of ``workflow``; ``kwargs`` are the sensor's arguments.
+
+        ``job_task_ids`` maps every job of the workflow to its task id (the factory's readable ids),
+        so the task knows where its producers' values and states are.
 
         ``airflow_retries`` is how often Airflow may retry the task for failures the job did not
         ask a retry for (a lost worker, a timeout, an exception when ``retry_on_exception`` is
@@ -146,7 +150,7 @@ class HymirJobOperator(ChosenRescheduleInterval):
             hymir_job_id=job_id,
             hymir_function=job.name,
             hymir_code=code_fingerprint,
-            task_ids=task_ids,
+            job_task_ids=job_task_ids,
             airflow_retries=airflow_retries,
             retry_on_exception=retry_on_exception,
             render_templates=render_templates,
@@ -384,7 +388,7 @@ class HymirJobOperator(ChosenRescheduleInterval):
             producers = [p for p in producers if states[p] is JobStatus.SUCCESS]
         if not producers:
             return []
-        task_ids = [self.task_ids[p] for p in producers]
+        task_ids = [self.job_task_ids[p] for p in producers]
         stored = context["ti"].xcom_pull(task_ids=task_ids, key="return_value")
         for producer, task_id, value in zip(producers, task_ids, stored, strict=True):
             if value is None:
@@ -398,9 +402,9 @@ class HymirJobOperator(ChosenRescheduleInterval):
 
     def _states(self, context: Context, job_ids: list[str]) -> dict[str, JobStatus]:
         ti = context["ti"]
-        task_ids = [self.task_ids[job_id] for job_id in job_ids]
+        task_ids = [self.job_task_ids[job_id] for job_id in job_ids]
         found = ti.get_task_states(dag_id=ti.dag_id, task_ids=task_ids, run_ids=[ti.run_id]).get(ti.run_id, {})
-        return {job_id: job_status(found.get(self.task_ids[job_id])) for job_id in job_ids}
+        return {job_id: job_status(found.get(self.job_task_ids[job_id])) for job_id in job_ids}
 
     def _workflow_state(self, context: Context) -> WorkflowState:
         """RUNNING for a job; for an ON_FINISHED callback, the outcome of the jobs before it."""

@@ -48,7 +48,9 @@ def test_an_operator_class_without_a_constructor_of_its_own_adds_no_default_argu
     """
     assert HymirJobOperator.__init__ is BaseSensorOperator.__init__
     with DAG("contract_default_arguments", schedule=None, default_args={"owner": "hymir-test"}):
-        task = HymirJobOperator.for_job(workflow=Workflow(noop()), job_id="1", task_ids={"1": "noop"}, task_id="noop")
+        task = HymirJobOperator.for_job(
+            workflow=Workflow(noop()), job_id="1", job_task_ids={"1": "noop"}, task_id="noop"
+        )
     assert task.owner == "hymir-test"
 
 

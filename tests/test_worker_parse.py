@@ -63,7 +63,7 @@ def test_a_worker_builds_only_the_task_it_runs(monkeypatch):
     assert dag.task_ids == ["count_words"]
     task = dag.get_task("count_words")
     assert task.hymir_job_id == "3"
-    assert task.task_ids == {
+    assert task.job_task_ids == {
         "1": "shout",
         "2": "shout_2",
         "3": "count_words",
