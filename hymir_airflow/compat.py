@@ -504,8 +504,6 @@ def return_values(session: Session, dag_id: str, run_id: str, task_ids: list[str
     from sqlalchemy import select
 
     from airflow.models.xcom import XComModel
-    from airflow.sdk.bases.xcom import BaseXCom
-    from airflow.sdk.execution_time.xcom import resolve_xcom_backend
 
     query = select(XComModel).where(
         XComModel.dag_id == dag_id,
@@ -514,14 +512,24 @@ def return_values(session: Session, dag_id: str, run_id: str, task_ids: list[str
         XComModel.task_id.in_(task_ids),
         XComModel.map_index == -1,
     )
-    rows = list(session.scalars(query))
+    return {row.task_id: resolve_stored_value(row) for row in session.scalars(query)}
+
+
+def resolve_stored_value(row: Any) -> Any:
+    """The value an XCom row (anything with ``.value`` as stored) holds, through this process's XCom backend.
+
+    A custom backend (object storage, say) stores references, which it alone can read; the REST
+    API returns them as stored, so a remote reader resolves them here too, where it is configured
+    like the deployment. Plain XComs arrive through the execution API and are stored as JSON
+    values; they are read as stored, since decoding again would turn the string "42" into 42.
+    """
+    from airflow.sdk.bases.xcom import BaseXCom
+    from airflow.sdk.execution_time.xcom import resolve_xcom_backend
+
     backend = resolve_xcom_backend()
-    if backend is not BaseXCom:
-        # A custom backend (object storage, say) stores references: it alone can read them.
-        return {row.task_id: backend.deserialize_value(row) for row in rows}
-    # Task results arrive through the execution API and are stored as plain JSON values; they
-    # are read as stored, since decoding again would turn the string "42" into 42.
-    return {row.task_id: row.value for row in rows}
+    if backend is BaseXCom:
+        return row.value
+    return backend.deserialize_value(row)
 
 
 def delete_dag_run(session: Session, dag_id: str, run_id: str) -> None:

@@ -449,13 +449,6 @@ def test_large_output_travels_through_object_storage(object_storage_run):
 
 
 @pytest.mark.airflow
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: RestBackend.return_values reads xcomEntries/return_value, which the REST API returns raw (the "
-        "'file://...' reference of the object-storage backend), so the remote AirflowExecutor's outputs are references"
-    ),
-)
 def test_rest_read_back_resolves_object_storage_references(object_storage_run):
     outcome, _, _ = object_storage_run
     say(f"read back through the REST API: {str(outcome['rest_values'])[:160]}")

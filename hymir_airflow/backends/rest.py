@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 
 from hymir.workflow import Workflow
 from hymir_airflow.backends import TaskInstanceSummary
-from hymir_airflow.compat import has_dag_run_wait, record_path
+from hymir_airflow.compat import has_dag_run_wait, record_path, resolve_stored_value
 from hymir_airflow.state import STORE_KEY
 from hymir_airflow.task_docs import job_of
 
@@ -240,7 +241,7 @@ class RestBackend:
                 values[task_id] = None
                 continue
             _raise_for_status(response, f"read the XCom of {task_id!r}")
-            values[task_id] = response.json()["value"]
+            values[task_id] = resolve_stored_value(SimpleNamespace(value=response.json()["value"]))
         return values
 
     def records(self, dag_id: str, run_id: str, task_ids: list[str], holder_task_id: str) -> dict[str, Any]:
