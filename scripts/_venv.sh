@@ -19,6 +19,11 @@ ensure_venv() {
         pins=(--constraint "$constraints")
     fi
     want="$(cat "${inputs[@]}" | sha256sum | cut -c1-16) airflow=$AIRFLOW_VERSION extras=$HYMIR_EXTRAS"
+    # One install at a time per environment: CI installs the older minors' environments early,
+    # in the background, and the test script asks for them again once it gets there.
+    local lock
+    exec {lock}>"$VENV.lock"
+    flock "$lock"
     if [ ! -x "$VENV/bin/python" ]; then
         echo "==> creating virtual environment $VENV"
         "$PYTHON" -m venv "$VENV"
@@ -29,5 +34,7 @@ ensure_venv() {
         "$VENV/bin/python" -m pip install --quiet "${pins[@]}" -e "$HYMIR_ROOT[$HYMIR_EXTRAS]" "apache-airflow==$AIRFLOW_VERSION"
         echo "$want" > "$stamp"
     fi
+    flock --unlock "$lock"
+    exec {lock}>&-
     export PATH="$VENV/bin:$PATH"
 }
