@@ -13,6 +13,7 @@ import atexit
 import functools
 import json
 import logging
+import operator
 import os
 import tempfile
 from collections.abc import Callable, Iterable
@@ -512,24 +513,27 @@ def return_values(session: Session, dag_id: str, run_id: str, task_ids: list[str
         XComModel.task_id.in_(task_ids),
         XComModel.map_index == -1,
     )
-    return {row.task_id: resolve_stored_value(row) for row in session.scalars(query)}
+    read = stored_value_reader()
+    return {row.task_id: read(row) for row in session.scalars(query)}
 
 
-def resolve_stored_value(row: Any) -> Any:
-    """The value an XCom row (anything with ``.value`` as stored) holds, through this process's XCom backend.
+def stored_value_reader() -> Callable[[Any], Any]:
+    """What reads the value an XCom row (anything with ``.value`` as stored) holds, through this process's backend.
 
     A custom backend (object storage, say) stores references, which it alone can read; the REST
     API returns them as stored, so a remote reader resolves them here too, where it is configured
     like the deployment. Plain XComs arrive through the execution API and are stored as JSON
     values; they are read as stored, since decoding again would turn the string "42" into 42.
+    The backend is looked up once per reader, so a batch of values pays for it once.
     """
     from airflow.sdk.bases.xcom import BaseXCom
     from airflow.sdk.execution_time.xcom import resolve_xcom_backend
 
     backend = resolve_xcom_backend()
     if backend is BaseXCom:
-        return row.value
-    return backend.deserialize_value(row)
+        return operator.attrgetter("value")
+    read: Callable[[Any], Any] = backend.deserialize_value
+    return read
 
 
 def delete_dag_run(session: Session, dag_id: str, run_id: str) -> None:

@@ -11,7 +11,7 @@ import httpx
 
 from hymir.workflow import Workflow
 from hymir_airflow.backends import TaskInstanceSummary
-from hymir_airflow.compat import has_dag_run_wait, record_path, resolve_stored_value
+from hymir_airflow.compat import has_dag_run_wait, record_path, stored_value_reader
 from hymir_airflow.state import STORE_KEY
 from hymir_airflow.task_docs import job_of
 
@@ -233,6 +233,7 @@ class RestBackend:
 
     def return_values(self, dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, Any]:
         values: dict[str, Any] = {}
+        read = stored_value_reader()
         for task_id in task_ids:
             response = self._call(
                 "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value", "read XCom"
@@ -241,7 +242,7 @@ class RestBackend:
                 values[task_id] = None
                 continue
             _raise_for_status(response, f"read the XCom of {task_id!r}")
-            values[task_id] = resolve_stored_value(SimpleNamespace(value=response.json()["value"]))
+            values[task_id] = read(SimpleNamespace(value=response.json()["value"]))
         return values
 
     def records(self, dag_id: str, run_id: str, task_ids: list[str], holder_task_id: str) -> dict[str, Any]:
