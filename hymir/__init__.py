@@ -12,6 +12,7 @@ from hymir.errors import (
 )
 from hymir.executor import Executor, JobState, JobStatus, WorkflowState, WorkflowStatus
 from hymir.job import CheckLater, Failure, Job, JobResult, Retry, Success
+from hymir.mapping import Map
 from hymir.workflow import Chain, Group, Workflow
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ __all__ = [
     "JobResult",
     "JobState",
     "JobStatus",
+    "Map",
     "Retry",
     "Success",
     "Workflow",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import numbers
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -20,6 +21,7 @@ from hymir.executor import JobState, JobStatus
 from hymir.job import DEFAULT_CHECK_INTERVAL, MAX_WAIT, RETRY_LIMIT, CheckLater, Failure, Retry, Success
 from hymir.jsonsafe import json_problem
 from hymir.labels import describe
+from hymir.mapping import item_id
 from hymir.workflow import Workflow
 
 
@@ -122,6 +124,25 @@ def stopped_outcome() -> Outcome:
     return Outcome(Verdict.FAILED, reason="stopped: another job failed and the workflow is fail_fast")
 
 
+def map_outcome(workflow: Workflow, job_id: str, items: Sequence[JobState]) -> Outcome:
+    """What the items of mapped job ``job_id`` mean together, once none of them runs any more.
+
+    It succeeds with the items' values in item order (``[]`` for no item) when every item
+    succeeded; otherwise it fails, naming the items that did not succeed.
+    """
+    missed = [item_id(job_id, index) for index, state in enumerate(items) if state.status is not JobStatus.SUCCESS]
+    if not missed:
+        return Outcome(Verdict.SUCCEEDED, value=[state.result for state in items])
+    who = describe(workflow[job_id])
+    reason = f"{who}: {len(missed)} of its {len(items)} items did not succeed: {', '.join(missed)}"
+    return Outcome(Verdict.FAILED, reason=reason)
+
+
+def item_stopped_outcome(failed_item: str) -> Outcome:
+    """The outcome of an item of a fail_fast Map that would start a try or a check after another item failed."""
+    return Outcome(Verdict.FAILED, reason=f"stopped: item {failed_item} failed and the Map is fail_fast")
+
+
 def failure_message(workflow: Workflow, job_id: str, result: Failure) -> str:
     """Why a job that returned Failure failed."""
     return f"{describe(workflow[job_id])} returned Failure({result.result!r})"
@@ -130,6 +151,23 @@ def failure_message(workflow: Workflow, job_id: str, result: Failure) -> str:
 def gave_up_message(workflow: Workflow, job_id: str, retries: int, cap: int) -> str:
     """Why a job that asked for yet another retry failed."""
     return f"{describe(workflow[job_id])} asked for a retry but gave up after {retries} retries (max_retries={cap})"
+
+
+def _items_problem(workflow: Workflow, output: str | None, value: Any) -> str | None:
+    """Why ``value`` cannot be the list of items that Maps go over ``output``, or None when it can (or none does)."""
+    maps = workflow.maps_over(output) if output is not None and workflow.maps else []
+    if not maps:
+        return None
+    if not isinstance(value, list):
+        mapper = describe(maps[0].job)
+        return f"output {output!r} is mapped over by {mapper}, so it must be a list, not a {type(value).__name__}"
+    for mapped in maps:
+        if len(value) > mapped.max_length:
+            return (
+                f"output {output!r} has {len(value)} items, more than the max_length={mapped.max_length} of the "
+                f"Map of {describe(mapped.job)}; raise its max_length (on Airflow, [core] max_map_length as well)"
+            )
+    return None
 
 
 def _is_wait(value: Any) -> bool:
@@ -152,6 +190,9 @@ def _checked(workflow: Workflow, job_id: str, result: Any) -> Success | Failure 
         if problem:
             label = f"output {job.output!r}" if job.output else "its Success value"
             raise InvalidJobReturn(f"{who}: {label} cannot be stored: {problem}")
+        problem = _items_problem(workflow, job.output, result.result)
+        if problem:
+            raise InvalidJobReturn(f"{who}: {problem}")
         return result
     if isinstance(result, Failure):
         return result

@@ -32,12 +32,14 @@ def call_job(
     *,
     args: tuple[Any, ...] | None = None,
     kwargs: Mapping[str, Any] | None = None,
+    item: Any = None,
 ) -> JobCall:
     """Call a job's function with its arguments and inputs, and return what it returned.
 
     ``values_of(binding)`` gives the values that the binding's producers made, in workflow order;
     ``provided`` gives the engine's values of the reserved inputs and the run's params; ``args`` and
-    ``kwargs`` replace the job's own arguments (Airflow passes them as the task holds them). The job
+    ``kwargs`` replace the job's own arguments (Airflow passes them as the task holds them); ``item``
+    is the item an item of a mapped job (``job_id`` ``"3[0]"``) gets for the input it goes over. The job
     gets its own copy of its arguments, so a job that changes them changes no later try or run.
     Exceptions of the job propagate.
     """
@@ -46,7 +48,9 @@ def call_job(
     given_kwargs = dict(job.kwargs if kwargs is None else kwargs)
     inputs: dict[str, Any] = {}
     for binding in workflow.input_bindings(job_id):
-        if binding.producers is None:
+        if binding.each:
+            inputs[binding.parameter] = json_copy(item)
+        elif binding.producers is None:
             inputs[binding.parameter] = provided[binding.output]
         else:
             values = values_of(binding)

@@ -14,7 +14,8 @@ from hymir.errors import InvalidWorkflow, JobNotImportable
 from hymir.job import RESERVED_INPUTS, RETRY_LIMIT, Job, input_parameter, resolve_function
 from hymir.jsonsafe import json_problem
 from hymir.labels import describe
-from hymir.signatures import binding_problem, signature_of
+from hymir.mapping import Map
+from hymir.signatures import FunctionSignature, binding_problem, signature_of
 
 
 def validate_retry_cap(value: Any) -> str | None:
@@ -37,13 +38,18 @@ def _function_of(job: Job) -> Callable[..., Any]:
 
 
 def _check_job(
-    job: Job, producers_of: Callable[[Job, str], tuple[str, ...]], params: Mapping[str, Any]
+    job: Job,
+    producers_of: Callable[[Job, str], tuple[str, ...]],
+    params: Mapping[str, Any],
+    maps: Mapping[str, Map],
 ) -> list[InputBinding]:
     """Check one job's function, arguments and inputs; return its input bindings.
 
     ``producers_of(job, output)`` gives the producers that run before this job, or raises
     ``InvalidWorkflow`` itself when a producer does not. Names in ``params`` (the workflow's
-    parameters) count as produced before every job.
+    parameters) count as produced before every job. ``maps`` are the workflow's Maps by mapped
+    job: a mapped job's items each get one item of the list it goes over, and a consumer of a
+    mapped job's output gets the list of its items' values.
     """
     function = _function_of(job)
     problem = json_problem(list(job.args), "args") or json_problem(job.kwargs, "kwargs")
@@ -62,6 +68,9 @@ def _check_job(
         raise InvalidWorkflow(f"{describe(job)}: output {job.output!r} is a reserved input name; choose another")
     info = signature_of(function)
     bindings: list[InputBinding] = []
+    mapped = maps.get(str(job.identity))
+    if mapped is not None:
+        bindings.append(_item_binding(job, mapped, info, producers_of, params, maps))
     for entry in job.inputs or ():
         output, parameter = input_parameter(entry)
         if parameter in job.kwargs:
@@ -87,6 +96,12 @@ def _check_job(
                 f"{where}: it has {len(producers)} producers (jobs {', '.join(producers)}) but parameter "
                 f"{parameter!r} takes one value; annotate it as list[...] to receive every value"
             )
+        mapped_producers = [producer for producer in producers if producer in maps]
+        if mapped_producers and not many:
+            raise InvalidWorkflow(
+                f"{where}: job {mapped_producers[0]} is mapped, so its output has one value per item, but "
+                f"parameter {parameter!r} takes one value; annotate it as list[...] to receive the items' values"
+            )
         if len(producers) == 1 and parameter in info.bare_list_parameters:
             warnings.warn(
                 f"{where}: parameter {parameter!r} is annotated as a bare list, so it receives the list of "
@@ -103,6 +118,41 @@ def _check_job(
             f"{describe(job)}: its arguments and inputs do not fit {function.__name__}{info.signature}: {problem}"
         )
     return bindings
+
+
+def _item_binding(
+    job: Job,
+    mapped: Map,
+    info: FunctionSignature,
+    producers_of: Callable[[Job, str], tuple[str, ...]],
+    params: Mapping[str, Any],
+    maps: Mapping[str, Map],
+) -> InputBinding:
+    """The binding of the input a mapped job goes over: one job's list output, one item per item of the job."""
+    output, parameter = mapped.output, mapped.parameter
+    where = f"{describe(job)}: Map over {output!r}" + (f" (parameter {parameter!r})" if parameter != output else "")
+    if output in RESERVED_INPUTS or output in params:
+        raise InvalidWorkflow(f"{where}: a Map goes over a job's output, and {output!r} is a param or reserved input")
+    if parameter in job.kwargs or any(input_parameter(entry)[1] == parameter for entry in job.inputs or ()):
+        raise InvalidWorkflow(f"{where}: parameter {parameter!r} is also given as an argument or another input")
+    if parameter not in info.signature.parameters and not info.accepts_any_keyword:
+        function = resolve_function(job.name)
+        shown = f"{function.__name__}{info.signature}"
+        raise InvalidWorkflow(f"{where}: the function {shown} has no parameter {parameter!r}")
+    producers = producers_of(job, output)
+    if not producers:
+        raise InvalidWorkflow(f"{where}: no job produces it (no job has output={output!r})")
+    if len(producers) > 1:
+        raise InvalidWorkflow(
+            f"{where}: it has {len(producers)} producers (jobs {', '.join(producers)}); a Map goes over the list "
+            "of one job"
+        )
+    if producers[0] in maps:
+        raise InvalidWorkflow(
+            f"{where}: its producer, job {producers[0]}, is mapped too; a Map goes over the list of a job that "
+            "is not mapped (have a job gather the items' values first)"
+        )
+    return InputBinding(output, parameter, producers, many=False, each=True)
 
 
 def validate_params(params: Any, jobs: Mapping[str, Job]) -> dict[str, Any]:
@@ -129,7 +179,11 @@ def validate_params(params: Any, jobs: Mapping[str, Job]) -> dict[str, Any]:
 
 
 def validate_jobs(
-    jobs: Mapping[str, Job], order: list[str], predecessors: Mapping[str, Sequence[str]], params: Mapping[str, Any]
+    jobs: Mapping[str, Job],
+    order: list[str],
+    predecessors: Mapping[str, Sequence[str]],
+    params: Mapping[str, Any],
+    maps: Mapping[str, Map],
 ) -> dict[str, list[InputBinding]]:
     """Validate every job of a graph; return the input bindings of each job by identity.
 
@@ -144,7 +198,7 @@ def validate_jobs(
             producers_by_output.setdefault(output, []).append(identity)
     ancestors: dict[str, int] = {}
     provided = RESERVED_INPUTS | set(params)
-    if any(input_parameter(e)[0] not in provided for job in jobs.values() for e in job.inputs or ()):
+    if maps or any(input_parameter(e)[0] not in provided for job in jobs.values() for e in job.inputs or ()):
         after: dict[int, int] = {}
         for identity in order:
             upstreams = predecessors[identity]
@@ -170,7 +224,7 @@ def validate_jobs(
     problems: list[str] = []
     for identity in order:
         try:
-            bindings[identity] = _check_job(jobs[identity], producers_of, params)
+            bindings[identity] = _check_job(jobs[identity], producers_of, params, maps)
         except InvalidWorkflow as error:
             problems.extend(error.problems)
     if problems:
@@ -178,10 +232,12 @@ def validate_jobs(
     return bindings
 
 
-def validate_callback(job: Job, jobs: Mapping[str, Job], params: Mapping[str, Any]) -> list[InputBinding]:
-    """Validate a callback job, which runs after every job of the workflow."""
+def validate_callback(
+    job: Job, jobs: Mapping[str, Job], params: Mapping[str, Any], maps: Mapping[str, Map]
+) -> list[InputBinding]:
+    """Validate a callback job, which runs after every job of the workflow (and is never mapped)."""
 
     def producers_of(_: Job, output: str) -> tuple[str, ...]:
         return tuple(identity for identity, job in jobs.items() if job.output == output)
 
-    return _check_job(job, producers_of, params)
+    return _check_job(job, producers_of, params, maps)

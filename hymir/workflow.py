@@ -1,4 +1,4 @@
-"""Workflows: jobs arranged with Chain (in sequence) and Group (in parallel), validated when built."""
+"""Workflows: jobs arranged with Chain (in sequence), Group (in parallel) and Map (per item), validated when built."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from hymir.binding import InputBinding
 from hymir.errors import InvalidWorkflow
 from hymir.job import DEFAULT_MAX_RETRIES, Job, JobFunction
 from hymir.jsonsafe import json_problem
+from hymir.mapping import Map, split_item_id
 from hymir.trust import allowed_prefixes, check_allowed, check_function_allowed
 from hymir.validation import validate_callback, validate_jobs, validate_params, validate_retry_cap
 
@@ -21,26 +22,26 @@ FORMAT_VERSION = 1
 
 
 class _Container:
-    """Members run in an order defined by the subclass; members are Jobs, Chains or Groups."""
+    """Members run in an order defined by the subclass; members are Jobs, Maps, Chains or Groups."""
 
     kind = ""
 
-    def __init__(self, *members: Job | Chain | Group):
+    def __init__(self, *members: Job | Map | Chain | Group):
         for position, member in enumerate(members, start=1):
-            if not isinstance(member, (Job, _Container)):
+            if not isinstance(member, (Job, Map, _Container)):
                 hint = ""
                 if isinstance(member, JobFunction):
                     hint = f"; call it to make a Job, e.g. {member.__name__}()"
                 raise InvalidWorkflow(
                     f"member {position} of {type(self).__name__} is {member!r} ({type(member).__name__}), "
-                    f"not a Job, Chain or Group{hint}"
+                    f"not a Job, Map, Chain or Group{hint}"
                 )
         if not members:
             raise InvalidWorkflow(f"{type(self).__name__}() has no members")
         self.members = members
 
     @property
-    def jobs(self) -> tuple[Job | Chain | Group, ...]:
+    def jobs(self) -> tuple[Job | Map | Chain | Group, ...]:
         """The members, under the name hymir 0.1.9 gave them (a tuple here, so changing it fails loudly)."""
         return self.members
 
@@ -75,12 +76,16 @@ class _GraphBuilder:
 
     jobs: dict[str, Job]
     predecessors: dict[str, tuple[str, ...]]
+    maps: dict[str, Map]
 
-    def add(self, member: Job | _Container, before: tuple[str, ...]) -> tuple[Structure, tuple[str, ...]]:
+    def add(self, member: Job | Map | _Container, before: tuple[str, ...]) -> tuple[Structure, tuple[str, ...]]:
         """Add a member whose first jobs wait for ``before``; return its structure and its exit job identities."""
-        if isinstance(member, Job):
+        if isinstance(member, (Job, Map)):
             identity = str(len(self.jobs) + 1)
-            self.jobs[identity] = member.with_identity(identity)
+            job = (member.job if isinstance(member, Map) else member).with_identity(identity)
+            self.jobs[identity] = job
+            if isinstance(member, Map):
+                self.maps[identity] = member.with_job(job)
             self.predecessors[identity] = before
             return identity, (identity,)
         if isinstance(member, Group):
@@ -111,41 +116,48 @@ class Workflow:
 
     def __init__(
         self,
-        root: Chain | Group | Job,
+        root: Chain | Group | Job | Map,
         *,
         params: Mapping[str, Any] | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         fail_fast: bool = False,
     ):
-        if not isinstance(root, (Job, _Container)):
-            raise InvalidWorkflow(f"a Workflow is built from a Chain, Group or Job, not {type(root).__name__}")
-        builder = _GraphBuilder(jobs={}, predecessors={})
+        if not isinstance(root, (Job, Map, _Container)):
+            raise InvalidWorkflow(f"a Workflow is built from a Chain, Group, Map or Job, not {type(root).__name__}")
+        builder = _GraphBuilder(jobs={}, predecessors={}, maps={})
         structure, _ = builder.add(root, ())
         self._set_run_settings(max_retries, fail_fast)
         self._predecessors: Mapping[str, Sequence[str]] = builder.predecessors
-        self._build(builder.jobs, None, structure, params or {})
+        self._build(builder.jobs, None, structure, params or {}, builder.maps)
 
     @classmethod
     def from_graph(
         cls,
-        jobs: Mapping[str, Job],
+        jobs: Mapping[str, Job | Map],
         edges: Iterable[tuple[str, str]],
         *,
         params: Mapping[str, Any] | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         fail_fast: bool = False,
     ) -> Workflow:
-        """Build a workflow from jobs keyed by identity and ``(upstream, downstream)`` edges."""
+        """Build a workflow from jobs (or Maps of jobs) keyed by identity and ``(upstream, downstream)`` edges."""
         if not isinstance(jobs, Mapping):
             raise InvalidWorkflow(f"jobs must be a mapping of identity to Job, not {type(jobs).__name__}")
+        plain: dict[str, Job] = {}
+        maps: dict[str, Map] = {}
         for identity, job in jobs.items():
-            if not isinstance(identity, str) or not identity:
-                raise InvalidWorkflow(f"job identity {identity!r} must be a non-empty string")
-            if not isinstance(job, Job):
-                raise InvalidWorkflow(f"job {identity} is {job!r} ({type(job).__name__}), not a Job")
+            if not isinstance(identity, str) or not identity or split_item_id(identity) is not None:
+                raise InvalidWorkflow(
+                    f"job identity {identity!r} must be a non-empty string that does not end in [n] (an item's)"
+                )
+            if not isinstance(job, (Job, Map)):
+                raise InvalidWorkflow(f"job {identity} is {job!r} ({type(job).__name__}), not a Job or Map")
+            plain[identity] = replace(job.job if isinstance(job, Map) else job, identity=identity)
+            if isinstance(job, Map):
+                maps[identity] = job.with_job(plain[identity])
         workflow = cls.__new__(cls)
         workflow._set_run_settings(max_retries, fail_fast)
-        workflow._build({i: replace(j, identity=i) for i, j in jobs.items()}, list(edges), None, params or {})
+        workflow._build(plain, list(edges), None, params or {}, maps)
         return workflow
 
     def _set_run_settings(self, max_retries: Any, fail_fast: Any) -> None:
@@ -164,9 +176,11 @@ class Workflow:
         edges: list[tuple[str, str]] | None,
         structure: Structure | None,
         params: Any,
+        maps: dict[str, Map],
     ) -> None:
         """Check and keep the graph: from ``edges``, or (None) from Chains and Groups, whose predecessors are set."""
         self._jobs = jobs
+        self._maps = maps
         self._params = validate_params(params, jobs)
         self._structure = structure
         self._callbacks: dict[Workflow.Callbacks, list[Job]] = {event: [] for event in Workflow.Callbacks}
@@ -177,7 +191,7 @@ class Workflow:
         else:
             self._predecessors = _predecessors_from_edges(jobs, edges)
             self._order = self._topological_order()
-        self._bindings = validate_jobs(self._jobs, self._order, self._predecessors, self._params)
+        self._bindings = validate_jobs(self._jobs, self._order, self._predecessors, self._params, maps)
 
     def _order_of_structure(self) -> list[str]:
         """The topological order of a workflow of Chains and Groups, the same that ``_topological_order`` gives.
@@ -231,7 +245,7 @@ class Workflow:
         taken = {j.identity for j in self._all_jobs()}
         identity = next(str(n) for n in range(len(taken) + 1, 2 * len(taken) + 2) if str(n) not in taken)
         job = replace(job, identity=identity)
-        binding = validate_callback(job, self._jobs, self._params)
+        binding = validate_callback(job, self._jobs, self._params, self._maps)
         self._callbacks[event].append(job)
         self._bindings[identity] = binding
         self._layout = None  # the new job needs an id
@@ -241,6 +255,15 @@ class Workflow:
     def jobs(self) -> dict[str, Job]:
         """The workflow's jobs (callbacks aside) by identity, in definition order."""
         return dict(self._jobs)
+
+    @property
+    def maps(self) -> dict[str, Map]:
+        """The Map of every mapped job, by the mapped job's identity (its items are ``"3[0]"``, ``"3[1]"``, ...)."""
+        return dict(self._maps)
+
+    def maps_over(self, output: str) -> list[Map]:
+        """The Maps that go over the items of ``output``."""
+        return [mapped for mapped in self._maps.values() if mapped.output == output]
 
     @property
     def max_retries(self) -> int:
@@ -303,9 +326,14 @@ class Workflow:
         return list(self._predecessors.get(job_id, ()))
 
     def input_bindings(self, job_id: str) -> list[InputBinding]:
-        """How each input of ``job_id`` is fed: its parameter, output, producers and list-ness."""
+        """How each input of ``job_id`` (or of an item of it) is fed: its parameter, output, producers and list-ness."""
         self[job_id]
-        return list(self._bindings[job_id])
+        return list(self._bindings[self.mapped_job_of(job_id) or job_id])
+
+    def mapped_job_of(self, job_id: str) -> str | None:
+        """The mapped job's identity when ``job_id`` is one of its items (``"3"`` for ``"3[0]"``), else None."""
+        item = split_item_id(job_id) if job_id not in self._jobs else None
+        return item[0] if item is not None and item[0] in self._maps else None
 
     def callback_ids(self) -> list[str]:
         """Identities of every callback job, in registration order."""
@@ -317,10 +345,14 @@ class Workflow:
             yield from jobs
 
     def __getitem__(self, job_id: str) -> Job:
+        """The job of this identity; for an item of a mapped job (``"3[0]"``), that job under the item's identity."""
         job = self._jobs.get(job_id)
         if job is None:
             job = next((j for j in self._all_jobs() if j.identity == job_id), None)
         if job is None:
+            mapped = self.mapped_job_of(job_id) if isinstance(job_id, str) else None
+            if mapped is not None:
+                return self._jobs[mapped].with_identity(job_id)
             raise KeyError(f"workflow has no job {job_id!r}")
         return job
 
@@ -334,7 +366,8 @@ class Workflow:
         return f"<Workflow of {len(self)} jobs>"
 
     def to_dict(self) -> dict[str, Any]:
-        """The workflow as JSON-safe data (see ``serialize``)."""
+        """The workflow as JSON-safe data (see ``serialize``); ``maps`` only when a job is mapped."""
+        maps = {"maps": {job_id: mapped.options() for job_id, mapped in self._maps.items()}} if self._maps else {}
         return {
             "version": FORMAT_VERSION,
             "jobs": [job.serialize() for job in self._jobs.values()],
@@ -344,6 +377,7 @@ class Workflow:
             "max_retries": self._max_retries,
             "fail_fast": self._fail_fast,
             "callbacks": {event.value: [job.serialize() for job in jobs] for event, jobs in self._callbacks.items()},
+            **maps,
         }
 
     def serialize(self) -> str:
@@ -389,9 +423,16 @@ class Workflow:
             check_allowed(job.name, prefixes)
             check_function_allowed(job.name, prefixes)
         # from_graph refuses identities that are not strings.
-        by_identity: dict[Any, Job] = {job.identity: job for job in jobs}
-        if len(by_identity) != len(jobs):
+        jobs_by_identity: dict[Any, Job] = {job.identity: job for job in jobs}
+        if len(jobs_by_identity) != len(jobs):
             raise InvalidWorkflow("serialized workflow has jobs with the same identity")
+        maps = data.get("maps", {})
+        if not isinstance(maps, dict) or set(maps) - set(jobs_by_identity):
+            raise InvalidWorkflow(f"serialized maps must name jobs of the workflow: {maps!r}")
+        by_identity: dict[Any, Job | Map] = {
+            **jobs_by_identity,
+            **{job_id: Map.from_options(jobs_by_identity[job_id], options) for job_id, options in maps.items()},
+        }
         edges = [tuple(edge) if isinstance(edge, list) else edge for edge in edges]
         workflow = cls.from_graph(
             by_identity,

@@ -9,17 +9,27 @@ import random
 import threading
 import traceback
 import uuid
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
 from hymir.binding import InputBinding
 from hymir.clock import Clock
-from hymir.decision import Outcome, Verdict, decide, decide_raised, stopped_outcome
+from hymir.decision import (
+    Outcome,
+    Verdict,
+    decide,
+    decide_raised,
+    item_stopped_outcome,
+    map_outcome,
+    stopped_outcome,
+)
 from hymir.errors import WorkflowDoesNotExist, WorkflowNotFinished
 from hymir.executor import Executor, JobState, JobStatus, WorkflowState, WorkflowStatus
 from hymir.jsonsafe import json_copy
 from hymir.labels import describe
+from hymir.mapping import item_id
 from hymir.running import JobCall, call_job, summarize
 from hymir.workflow import Workflow
 
@@ -27,7 +37,11 @@ log = logging.getLogger("hymir")
 
 
 class _Run:
-    """One workflow run: its states, its outputs, and the thread that drives it."""
+    """One workflow run: its states, its outputs, and the thread that drives it.
+
+    ``jobs`` holds every job's and callback's state, and each item's (``"3[0]"``) from the
+    moment its mapped job starts; ``items`` the item identities of each mapped job that started.
+    """
 
     def __init__(self, workflow_id: str, workflow: Workflow, params: dict[str, Any]):
         self.workflow_id = workflow_id
@@ -35,6 +49,7 @@ class _Run:
         self.params = params
         self.state = WorkflowState()
         self.jobs = {job_id: JobState() for job_id in [*workflow.jobs, *workflow.callback_ids()]}
+        self.items: dict[str, list[str]] = {}
         self.lock = threading.Lock()
         self.finished = threading.Event()
 
@@ -100,9 +115,10 @@ class LocalExecutor(Executor):
         result: dict[str, list[Any]] = {}
         with run.lock:
             for job_id, job in run.workflow.jobs.items():
-                state = run.jobs[job_id]
-                if job.output is not None and state.status is JobStatus.SUCCESS:
-                    result.setdefault(job.output, []).append(json_copy(state.result))
+                if job.output is not None:
+                    values = _succeeded_values(run, job_id)
+                    if values or run.jobs[job_id].status is JobStatus.SUCCESS:
+                        result.setdefault(job.output, []).extend(values)
         return result
 
     def wait(
@@ -143,11 +159,23 @@ def _copy(state: JobState) -> JobState:
     return replace(state, context=json_copy(state.context), result=json_copy(state.result))
 
 
+def _succeeded_values(run: _Run, job_id: str) -> list[Any]:
+    """Copies of the values a producer made, if it succeeded: for a mapped job, those of its items that did, in order.
+
+    The caller holds the run's lock.
+    """
+    items = run.items.get(job_id) if job_id in run.workflow.maps else None
+    producers = [job_id] if items is None else items
+    return [json_copy(run.jobs[p].result) for p in producers if run.jobs[p].status is JobStatus.SUCCESS]
+
+
 class _Phase:
     """Runs a set of jobs whose predecessors are given, until none can run any more.
 
     A job whose predecessor failed never starts; independent jobs go on. With ``fail_fast``,
     the first failure stops the phase: nothing new starts, and jobs still running end failed.
+    A mapped job starts by expanding into its items, which then run like jobs (at most the Map's
+    ``max_active`` at once); it finishes once none of its items runs any more.
     Whatever goes wrong in the coordinator itself fails the job it was handling, with the
     traceback recorded, and the phase goes on.
     """
@@ -170,6 +198,11 @@ class _Phase:
         #: Jobs whose call ended: what the call gave, or the traceback of what it raised.
         self.done: list[tuple[str, JobCall | str]] = []
         self.done_lock = threading.Lock()
+        #: The item each item of a mapped job gets, by item identity.
+        self.item_values: dict[str, Any] = {}
+        #: Items of each mapped job in a try now, and those waiting for a slot under its ``max_active``.
+        self.active: dict[str, int] = {}
+        self.held: dict[str, deque[str]] = {}
 
     def run(self) -> None:
         clock = self.executor._clock
@@ -181,7 +214,7 @@ class _Phase:
             for job_id in ready:
                 self._guarded(job_id, self._start, job_id)
             if not self.running and not self.delayed and not self.ready:
-                return
+                break
             timeout = self.delayed[0][0] - now if self.delayed else None
             if not self.ready:
                 clock.wait(self.wakeup, timeout, idle=not self.running)
@@ -190,7 +223,9 @@ class _Phase:
                 finished, self.done = self.done, []
             for job_id, ended in finished:
                 self.running.discard(job_id)
+                self._release_slot(job_id)
                 self._guarded(job_id, self._settle, job_id, ended)
+        self._finish_maps()
 
     def _guarded(self, job_id: str, step: Any, *args: Any) -> None:
         """Run one coordinator step for a job; should it raise, fail that job with the traceback."""
@@ -203,6 +238,21 @@ class _Phase:
 
     def _start(self, job_id: str) -> None:
         run = self.run_
+        workflow = run.workflow
+        if job_id in workflow.maps:
+            self._expand(job_id)
+            return
+        mapped = workflow.mapped_job_of(job_id)
+        if mapped is not None:
+            settings = workflow.maps[mapped]
+            failed = next((i for i in run.items[mapped] if run.jobs[i].status is JobStatus.FAILURE), None)
+            if settings.fail_fast and failed is not None:
+                self._apply(job_id, item_stopped_outcome(failed))
+                return
+            if settings.max_active is not None and self.active.get(mapped, 0) >= settings.max_active:
+                self.held.setdefault(mapped, deque()).append(job_id)
+                return
+            self.active[mapped] = self.active.get(mapped, 0) + 1
         with run.lock:
             run.jobs[job_id].status = JobStatus.STARTING
             provided = {
@@ -213,24 +263,54 @@ class _Phase:
                 "job_state": _copy(run.jobs[job_id]),
                 "workflow_state": replace(run.state),
             }
-        self.executor._pool.submit(self._call, job_id, provided)
+        self.executor._pool.submit(self._call, job_id, provided, self.item_values.get(job_id))
         self.running.add(job_id)
 
+    def _expand(self, job_id: str) -> None:
+        """Start a mapped job: one item per item of the list it goes over, or its outcome at once for none."""
+        run = self.run_
+        (producer,) = next(b for b in run.workflow.input_bindings(job_id) if b.each).producers or ()
+        with run.lock:
+            values = json_copy(run.jobs[producer].result)
+            items = [item_id(job_id, index) for index in range(len(values))]
+            run.items[job_id] = items
+            run.jobs[job_id].status = JobStatus.STARTING
+            run.jobs.update((item, JobState()) for item in items)
+        self.item_values.update(zip(items, values, strict=True))
+        if not items:
+            self._apply(job_id, map_outcome(run.workflow, job_id, []))
+        self.ready.extend(items)
+
+    def _release_slot(self, job_id: str) -> None:
+        """An item's try ended: its mapped job may start one more of its held items."""
+        mapped = self.run_.workflow.mapped_job_of(job_id)
+        if mapped is None:
+            return
+        self.active[mapped] -= 1
+        held = self.held.get(mapped)
+        if held:
+            self.ready.append(held.popleft())
+
+    def _finish_maps(self) -> None:
+        """Give every mapped job whose items are over its outcome: the items of a stopped run never run again."""
+        run = self.run_
+        for mapped, items in run.items.items():
+            if not run.jobs[mapped].is_finished:
+                with run.lock:
+                    states = [run.jobs[item] for item in items]
+                self._apply(mapped, map_outcome(run.workflow, mapped, states))
+
     def _values(self, binding: InputBinding) -> list[Any]:
-        """Copies of the values of a binding's producers that succeeded, in workflow order."""
+        """Copies of the values of the producers that succeeded, in workflow order (a mapped one's in item order)."""
         run = self.run_
         with run.lock:
-            return [
-                json_copy(run.jobs[producer].result)
-                for producer in binding.producers or ()
-                if run.jobs[producer].status is JobStatus.SUCCESS
-            ]
+            return [value for producer in binding.producers or () for value in _succeeded_values(run, producer)]
 
-    def _call(self, job_id: str, provided: dict[str, Any]) -> None:
+    def _call(self, job_id: str, provided: dict[str, Any], item: Any) -> None:
         """In a pool thread: call the job and hand what it returned (or its traceback) to the coordinator."""
         ended: JobCall | str
         try:
-            ended = call_job(self.run_.workflow, job_id, self._values, provided)
+            ended = call_job(self.run_.workflow, job_id, self._values, provided, item=item)
         except BaseException:
             ended = traceback.format_exc()
             log.warning("%s raised:\n%s", describe(self.run_.workflow[job_id]), ended)
@@ -262,12 +342,25 @@ class _Phase:
             self.stopped = True
             self.delayed.clear()
             self.ready.clear()
-        if outcome.failed or self.stopped:
-            return
-        if outcome.delay is not None:
+            self.held.clear()
+        if outcome.delay is not None and not outcome.failed and not self.stopped:
             heapq.heappush(self.delayed, (self.executor._clock.now() + outcome.delay, next(self.sequence), job_id))
+            return
+        mapped = run.workflow.mapped_job_of(job_id)
+        if mapped is not None:
+            self._item_over(mapped)
+            return
+        if outcome.failed or self.stopped:
             return
         for successor in self.successors[job_id]:
             self.waiting_on[successor].discard(job_id)
             if not self.waiting_on[successor]:
                 self.ready.append(successor)
+
+    def _item_over(self, mapped: str) -> None:
+        """An item finished: once every item of ``mapped`` has, the mapped job gets its outcome."""
+        run = self.run_
+        with run.lock:
+            states = [run.jobs[item] for item in run.items[mapped]]
+        if not run.jobs[mapped].is_finished and all(state.is_finished for state in states):
+            self._apply(mapped, map_outcome(run.workflow, mapped, states))
