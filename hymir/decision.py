@@ -184,7 +184,7 @@ def _checked(workflow: Workflow, job_id: str, result: Any) -> Success | Failure 
     who = describe(job)
     limit = f"numbers of seconds from 0 to {MAX_WAIT} (365 days)"
     if result is None:
-        return Success(None)
+        result = Success(None)
     if isinstance(result, Success):
         problem = json_problem(result.result, "the value")
         if problem:

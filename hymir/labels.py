@@ -36,6 +36,11 @@ def call_label(job: Job) -> str:
     return f"{function_name(job)}({text})"
 
 
+def item_label(index: int, item: object) -> str:
+    """How displays name one item of a mapped job: its index and its value, shortened (``2: "b.csv"``)."""
+    return f"{index}: {_short(item)}"
+
+
 #: One encoder for every argument shown: ``json.dumps`` with options makes a new one at each call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
 

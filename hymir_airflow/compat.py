@@ -24,6 +24,8 @@ from urllib.parse import quote, urlencode
 import airflow
 from airflow.sdk import BaseSensorOperator
 
+from hymir_airflow.state import instance_key, plain_state, split_instance_key
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
@@ -338,7 +340,7 @@ class RecordStore:
 
         ti = self._context["ti"]
         return BaseXCom.get_one(
-            key=record_key(ti.task_id, self._key),
+            key=record_key(instance_key(ti.task_id, ti.map_index), self._key),
             dag_id=ti.dag_id,
             task_id=self._holder,  # type: ignore[arg-type]
             run_id=ti.run_id,
@@ -352,7 +354,7 @@ class RecordStore:
 
         ti = self._context["ti"]
         BaseXCom.set(
-            key=record_key(ti.task_id, self._key),
+            key=record_key(instance_key(ti.task_id, ti.map_index), self._key),
             value=stored,
             dag_id=ti.dag_id,
             task_id=self._holder,  # type: ignore[arg-type]
@@ -361,33 +363,35 @@ class RecordStore:
 
 
 def read_records(
-    session: Session, dag_id: str, run_id: str, task_ids: Iterable[str], key: str, holder_task_id: str | None = None
+    session: Session, dag_id: str, run_id: str, instances: Iterable[str], key: str, holder_task_id: str | None = None
 ) -> dict[str, Any]:
-    """The stored records of ``task_ids`` in one DAG run, read from the metadata database.
+    """The stored records of task ``instances`` (``instance_key``) in one DAG run, from the metadata database.
 
     Before 3.3 they are XComs of ``holder_task_id`` (``RECORDS_TASK_ID`` unless a job took that id).
     """
     from sqlalchemy import select
 
-    task_ids = list(task_ids)
+    wanted = set(instances)
+    task_ids = {instance.partition("[")[0] for instance in wanted}
     if HAS_TASK_STATE_STORE:
         from airflow.models.task_state_store import TaskStateStoreModel as Store
 
-        query = select(Store.task_id, Store.value).where(
+        query = select(Store.task_id, Store.map_index, Store.value).where(
             Store.dag_id == dag_id, Store.run_id == run_id, Store.key == key, Store.task_id.in_(task_ids)
         )
-        return {task_id: _json(value) for task_id, value in session.execute(query)}
+        found = ((instance_key(task_id, map_index), value) for task_id, map_index, value in session.execute(query))
+        return {instance: _json(value) for instance, value in found if instance in wanted}
     from airflow.models.xcom import XComModel
 
-    keys = {record_key(task_id, key): task_id for task_id in task_ids}
-    query = select(XComModel.key, XComModel.value).where(
+    keys = {record_key(instance, key): instance for instance in wanted}
+    holder_query = select(XComModel.key, XComModel.value).where(
         XComModel.dag_id == dag_id,
         XComModel.run_id == run_id,
         XComModel.map_index == -1,
         XComModel.task_id == (holder_task_id or RECORDS_TASK_ID),
         XComModel.key.in_(list(keys)),
     )
-    return {keys[found]: _json(value) for found, value in session.execute(query)}
+    return {keys[found]: _json(value) for found, value in session.execute(holder_query)}
 
 
 def has_dag_run_wait(deployment_version: str) -> bool:
@@ -395,14 +399,18 @@ def has_dag_run_wait(deployment_version: str) -> bool:
     return _minor(deployment_version) >= (3, 1)
 
 
-def record_path(deployment_version: str, dag_id: str, run_id: str, task_id: str, key: str, holder_task_id: str) -> str:
-    """The REST API path (under ``/api/v2``) of a task's record on a deployment of that Airflow version.
+def record_path(
+    deployment_version: str, dag_id: str, run_id: str, instance: str, key: str, holder_task_id: str
+) -> tuple[str, dict[str, int]]:
+    """The REST API path (under ``/api/v2``) and query of a task instance's record on a deployment of that version.
 
-    The response's JSON has the record as ``value``.
+    ``instance`` is an ``instance_key``; the response's JSON has the record as ``value``.
     """
+    task_id, map_index = split_instance_key(instance)
     if _minor(deployment_version) >= (3, 3):
-        return f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/state-store/{key}"
-    return f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{holder_task_id}/xcomEntries/{record_key(task_id, key)}"
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/state-store/{key}"
+        return path, ({"map_index": map_index} if map_index >= 0 else {})
+    return f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{holder_task_id}/xcomEntries/{record_key(instance, key)}", {}
 
 
 def _json(value: Any) -> Any:
@@ -490,31 +498,62 @@ def dag_run_state(session: Session, dag_id: str, run_id: str) -> Any:
     return session.scalar(select(DagRun.state).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
 
 
-def task_instance_rows(session: Session, dag_id: str, run_id: str) -> list[tuple[str, Any, int]]:
-    """``(task_id, state, try_number)`` of every task instance of one DAG run."""
+def task_instance_rows(session: Session, dag_id: str, run_id: str) -> list[tuple[str, int, Any, int]]:
+    """``(task_id, map_index, state, try_number)`` of every task instance of one DAG run."""
     from sqlalchemy import select
 
     from airflow.models.taskinstance import TaskInstance as TI
 
-    query = select(TI.task_id, TI.state, TI.try_number).where(TI.dag_id == dag_id, TI.run_id == run_id)
-    return [(task_id, state, try_number or 0) for task_id, state, try_number in session.execute(query)]
+    query = select(TI.task_id, TI.map_index, TI.state, TI.try_number).where(TI.dag_id == dag_id, TI.run_id == run_id)
+    return [(task_id, index, state, tries or 0) for task_id, index, state, tries in session.execute(query)]
 
 
-def return_values(session: Session, dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, Any]:
-    """The ``return_value`` XComs of ``task_ids`` in one run, as their tasks pushed them."""
+def return_values(session: Session, dag_id: str, run_id: str, instances: list[str]) -> dict[str, Any]:
+    """The ``return_value`` XComs of task ``instances`` (``instance_key``) in one run, as their tasks pushed them."""
     from sqlalchemy import select
 
     from airflow.models.xcom import XComModel
 
+    wanted = set(instances)
     query = select(XComModel).where(
         XComModel.dag_id == dag_id,
         XComModel.run_id == run_id,
         XComModel.key == "return_value",
-        XComModel.task_id.in_(task_ids),
-        XComModel.map_index == -1,
+        XComModel.task_id.in_({instance.partition("[")[0] for instance in wanted}),
     )
     read = stored_value_reader()
-    return {row.task_id: read(row) for row in session.scalars(query)}
+    rows = ((instance_key(row.task_id, row.map_index), row) for row in session.scalars(query))
+    return {instance: read(row) for instance, row in rows if instance in wanted}
+
+
+def item_values(ti: Any, task_id: str) -> list[Any]:
+    """The return values of the items of mapped task ``task_id`` in this task's run, in map-index order.
+
+    One request for all of them; an item that did not succeed has none, so it is left out.
+    """
+    from airflow.sdk.bases.xcom import BaseXCom
+
+    values = BaseXCom.get_all(key="return_value", dag_id=ti.dag_id, task_id=task_id, run_id=ti.run_id)
+    return list(values or [])
+
+
+def item_states(ti: Any, task_id: str) -> dict[int, str | None]:
+    """The state of every task instance of mapped task ``task_id`` in this task's run, by map index.
+
+    Airflow names a mapped task instance ``<task_id>_<map_index>`` in its answer, and the one of
+    a mapped task it has not expanded (-1 here) ``<task_id>``; only this task is asked for, so no
+    other task's id can be taken for an item's.
+    """
+    found = ti.get_task_states(dag_id=ti.dag_id, task_ids=[task_id], run_ids=[ti.run_id]).get(ti.run_id, {})
+    prefix = f"{task_id}_"
+    states = {
+        int(name[len(prefix) :]): plain_state(state)
+        for name, state in found.items()
+        if name.startswith(prefix) and name[len(prefix) :].isdigit()
+    }
+    if task_id in found:
+        states[-1] = plain_state(found[task_id])
+    return states
 
 
 def stored_value_reader() -> Callable[[Any], Any]:

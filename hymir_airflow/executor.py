@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from hymir.decision import stopped_outcome
+from hymir.decision import map_outcome, stopped_outcome
 from hymir.errors import WorkflowDoesNotExist, WorkflowNotFinished
 from hymir.executor import Executor, JobState, JobStatus, WorkflowState
 from hymir.layout import WorkflowLayout
+from hymir.mapping import item_id, split_item_id
 from hymir.workflow import Workflow
 from hymir_airflow.backends import AirflowBackend, TaskInstanceSummary
 from hymir_airflow.compat import RECORDS_TASK_ID
-from hymir_airflow.state import JobRecord, job_status, workflow_status
+from hymir_airflow.state import JobRecord, instance_key, job_status, workflow_status
 from hymir_airflow.values import decode
 
 
@@ -71,36 +72,88 @@ class BaseAirflowExecutor(Executor):
         return WorkflowState(workflow_status(self._backend.dag_run_state(dag_id, workflow_id)))
 
     def job_states(self, workflow_id: str, job_ids: list[str] | None = None) -> dict[str, JobState]:
+        """Every job's state (and each item's, ``"3[0]"``, of a mapped job that Airflow expanded)."""
         workflow, dag_id = self._get(workflow_id)
         layout = WorkflowLayout.of(workflow)
         task_ids = layout.readable_ids
-        wanted = list(task_ids) if job_ids is None else job_ids
-        missing = [job_id for job_id in wanted if job_id not in task_ids]
+        rows = self._backend.task_rows(dag_id, workflow_id)
+        items = {
+            job_id: sorted(
+                row.map_index for row in rows.values() if row.task_id == task_ids[job_id] and row.map_index >= 0
+            )
+            for job_id in workflow.maps
+        }
+        known = {job_id: task_ids[job_id] for job_id in task_ids}
+        for job_id, indexes in items.items():
+            known.update((item_id(job_id, index), instance_key(task_ids[job_id], index)) for index in indexes)
+        wanted = list(known) if job_ids is None else job_ids
+        missing = [job_id for job_id in wanted if job_id not in known]
         if missing:
             raise KeyError(f"workflow {workflow_id} has no jobs {missing}")
-        names = [task_ids[job_id] for job_id in wanted]
-        rows = self._backend.task_rows(dag_id, workflow_id)
+        # A mapped job's state comes from all its items, asked for or not.
+        needed = list(dict.fromkeys([*wanted, *(item_id(j, i) for j in wanted if j in items for i in items[j])]))
+        needed += [producer for j in wanted if j in items and not items[j] for producer in self._producers(workflow, j)]
+        names = [known[job_id] for job_id in needed]
         records = self._backend.records(dag_id, workflow_id, names, layout.free_id(RECORDS_TASK_ID))
         succeeded = [name for name in names if name in rows and job_status(rows[name].state) is JobStatus.SUCCESS]
         values = self._backend.return_values(dag_id, workflow_id, succeeded) if succeeded else {}
         states = {
             job_id: _job_state(rows.get(name), JobRecord.from_stored(records.get(name)), decode(values.get(name)))
-            for job_id, name in zip(wanted, names, strict=True)
+            for job_id, name in zip(needed, names, strict=True)
         }
+        for job_id in [j for j in needed if j in items]:
+            states[job_id] = self._mapped_state(workflow, dag_id, workflow_id, job_id, items[job_id], states)
         failed = [state for state in states.values() if state.status is JobStatus.FAILURE]
         stopped = workflow.fail_fast and any(state.exception is not None for state in failed)
         for job_id, state in states.items():
             if state.status is JobStatus.FAILURE and state.exception is None:
-                state.exception = stopped_outcome().reason if stopped else _unrecorded(rows[task_ids[job_id]])
-        return states
+                state.exception = stopped_outcome().reason if stopped else _unrecorded(rows[known[job_id]])
+        return {job_id: states[job_id] for job_id in wanted}
+
+    @staticmethod
+    def _producers(workflow: Workflow, job_id: str) -> list[str]:
+        """The job whose list a mapped job goes over."""
+        return [p for binding in workflow.input_bindings(job_id) if binding.each for p in binding.producers or ()]
+
+    def _mapped_state(
+        self,
+        workflow: Workflow,
+        dag_id: str,
+        run_id: str,
+        job_id: str,
+        indexes: list[int],
+        states: dict[str, JobState],
+    ) -> JobState:
+        """A mapped job's state: its items' outcome once none of them runs any more (the run's end counts)."""
+        if not indexes:
+            (producer,) = self._producers(workflow, job_id)
+            made = states[producer]
+            if made.status is JobStatus.SUCCESS and made.result == []:
+                return map_outcome(workflow, job_id, []).state_after(JobState())
+            return states[job_id]
+        items = [states[item_id(job_id, index)] for index in indexes]
+        over = (
+            all(state.is_finished for state in items)
+            or WorkflowState(workflow_status(self._backend.dag_run_state(dag_id, run_id))).is_finished
+        )
+        if not over:
+            return JobState(status=JobStatus.STARTING)
+        return map_outcome(workflow, job_id, items).state_after(JobState())
 
     def outputs(self, workflow_id: str) -> dict[str, list[Any]]:
         workflow = self.workflow(workflow_id)
         outputs = {job_id: job.output for job_id, job in workflow.jobs.items() if job.output is not None}
+        states = self.job_states(workflow_id)
         result: dict[str, list[Any]] = {}
-        for job_id, state in self.job_states(workflow_id, list(outputs)).items():
-            if state.status is JobStatus.SUCCESS:
-                result.setdefault(outputs[job_id], []).append(state.result)
+        for job_id, output in outputs.items():
+            if job_id in workflow.maps:
+                items = sorted((split_item_id(i) or ("", 0))[1] for i in states if workflow.mapped_job_of(i) == job_id)
+                done = [states[item_id(job_id, index)] for index in items]
+                values = [state.result for state in done if state.status is JobStatus.SUCCESS]
+                if values or states[job_id].status is JobStatus.SUCCESS:
+                    result.setdefault(output, []).extend(values)
+            elif states[job_id].status is JobStatus.SUCCESS:
+                result.setdefault(output, []).append(states[job_id].result)
         return result
 
     def clear(self, workflow_id: str) -> None:

@@ -14,7 +14,7 @@ from airflow.sdk import DAG, BaseOperator, Param, TaskGroup, get_parsing_context
 
 from hymir.errors import InvalidWorkflow
 from hymir.job import DEFAULT_CHECK_INTERVAL, RETRY_LIMIT, resolve_function
-from hymir.labels import call_label
+from hymir.labels import call_label, describe
 from hymir.layout import WorkflowLayout
 from hymir.workflow import Workflow
 from hymir_airflow.compat import (
@@ -27,7 +27,11 @@ from hymir_airflow.compat import (
 )
 from hymir_airflow.fail_fast import FAIL_FAST_TASK_ID, FailFastGate
 from hymir_airflow.meta import operator_overrides
-from hymir_airflow.operator import HymirJobOperator
+from hymir_airflow.operator import HymirItemOperator, HymirJobOperator
+from hymir_airflow.registry import built_workflow, remember
+from hymir_airflow.task_docs import job_doc
+
+__all__ = ["built_workflow", "workflow_to_dag"]
 
 #: The shortest wait between two checks of a CheckLater job on a deployment (seconds).
 DEFAULT_MIN_CHECK_INTERVAL = 15
@@ -40,9 +44,6 @@ DEFAULT_AIRFLOW_RETRIES = 3
 #: within seconds, and a job's own retries wait the delay it drew, not this one: 10 s on Airflow
 #: 3.3, and 0 before (where this delay would precede the job's own retries too).
 DEFAULT_AIRFLOW_RETRY_DELAY: timedelta = DEFAULT_RETRY_DELAY
-
-#: The workflow each DAG id was last built from in this process, for ``built_workflow``.
-_BUILT: dict[str, Workflow] = {}
 
 #: Every Hymir DAG carries this tag, so the UI's tag filter and the Hymir view can find them.
 HYMIR_TAG = "hymir"
@@ -135,21 +136,8 @@ def workflow_to_dag(
             _build_for_worker(workflow, running, task_ids, gate_id, operator_defaults)
         else:
             _build_whole(workflow, layout, gate_id, operator_defaults, task_groups)
-    _BUILT[dag_id] = workflow
+    remember(dag_id, workflow)
     return dag
-
-
-def built_workflow(dag_id: str) -> Workflow:
-    """The workflow that ``workflow_to_dag`` last built the DAG ``dag_id`` from in this process.
-
-    A tool that loads DAG files (with Airflow's ``DagBag``) gets back the workflows behind them,
-    to run or report one through ``AirflowExecutor`` or ``AirflowDeploymentExecutor``; KeyError
-    when no such DAG was built here.
-    """
-    try:
-        return _BUILT[dag_id]
-    except KeyError:
-        raise KeyError(f"no Hymir DAG {dag_id!r} was built in this process") from None
 
 
 def _task_being_run(dag_id: str, task_ids: Mapping[str, str], gate_id: str | None) -> str | None:
@@ -176,15 +164,24 @@ def _build_whole(
     """Every task of the workflow with its edges and TaskGroups, in the DAG being defined."""
     task_ids = layout.readable_ids
     groups = _task_groups(layout) if task_groups else {}
-    tasks = {
-        job_id: _job_task(workflow, job_id, task_ids, operator_defaults, groups.get(job_id)) for job_id in workflow.jobs
+    maps = workflow.maps
+    tasks: dict[str, Any] = {
+        job_id: _job_task(workflow, job_id, task_ids, operator_defaults, groups.get(job_id))
+        for job_id in workflow.jobs
+        if job_id not in maps
     }
+    for job_id in maps:
+        tasks[job_id] = _mapped_task(workflow, job_id, task_ids, operator_defaults, groups.get(job_id), tasks)
+    tasks = {job_id: tasks[job_id] for job_id in workflow.jobs}
     for callback_id in workflow.callback_ids():
         tasks[callback_id] = _job_task(workflow, callback_id, task_ids, operator_defaults, None, teardown=True)
     dependencies = workflow.dependencies
     for job_id, predecessors in dependencies:
         for upstream in predecessors:
             link_tasks(tasks[upstream], tasks[job_id])
+        if any(upstream in maps for upstream in predecessors):
+            # A mapped task with no item is skipped, and the jobs after it still run, as on every engine.
+            tasks[job_id].trigger_rule = "none_failed"
     if "records_task_id" in operator_defaults:
         _records_holder_before(operator_defaults["records_task_id"], tasks, dependencies)
     teardowns: list[BaseOperator] = [tasks[callback_id] for callback_id in workflow.callback_ids()]
@@ -195,9 +192,7 @@ def _build_whole(
             link_tasks(tasks[leaf], teardown)
 
 
-def _records_holder_before(
-    task_id: str, tasks: dict[str, HymirJobOperator], dependencies: list[tuple[str, list[str]]]
-) -> None:
+def _records_holder_before(task_id: str, tasks: dict[str, Any], dependencies: list[tuple[str, list[str]]]) -> None:
     """Before Airflow 3.3: the task that keeps the jobs' records, upstream of every first job.
 
     The scheduler marks it done at once; ``dag.test()`` runs it, and a task's start clears its
@@ -221,7 +216,19 @@ def _build_for_worker(
         _fail_fast_gate(workflow, task_ids, gate_id)
         return
     job_id = next(job_id for job_id, name in task_ids.items() if name == task_id)
-    _job_task(workflow, job_id, task_ids, operator_defaults, None, teardown=job_id not in workflow.jobs)
+    maps = workflow.maps
+    if job_id in maps:
+        # Airflow expands the task over its producer's output: the producer's task must exist too.
+        producer = _item_producer(workflow, job_id)
+        producer_task = _job_task(workflow, producer, task_ids, operator_defaults, None)
+        _mapped_task(workflow, job_id, task_ids, operator_defaults, None, {producer: producer_task})
+        return
+    task = _job_task(workflow, job_id, task_ids, operator_defaults, None, teardown=job_id not in workflow.jobs)
+    # A producer of a mapped job's items tells Airflow how many there are, which it does only with its mapped
+    # tasks beside it.
+    output = workflow[job_id].output
+    for mapped in workflow.maps_over(output) if output is not None and maps else ():
+        _mapped_task(workflow, str(mapped.job.identity), task_ids, operator_defaults, None, {job_id: task})
 
 
 def _job_task(
@@ -251,6 +258,62 @@ def _job_task(
         **arguments,
     )
     return task.as_teardown() if teardown else task
+
+
+def _item_producer(workflow: Workflow, job_id: str) -> str:
+    """The job whose list output the mapped job ``job_id`` goes over."""
+    binding = next(binding for binding in workflow.input_bindings(job_id) if binding.each)
+    return (binding.producers or ())[0]
+
+
+def _mapped_task(
+    workflow: Workflow,
+    job_id: str,
+    task_ids: Mapping[str, str],
+    operator_defaults: dict[str, Any],
+    group: TaskGroup | None,
+    tasks: Mapping[str, Any],
+) -> Any:
+    """The mapped task of a mapped job: one task instance per item of its producer's output.
+
+    Its arguments are plain values, serialized with the DAG; the item's operator finds the workflow
+    itself. ``map_index_template`` shows each instance's index and item in the UI, ``max_active``
+    becomes ``max_active_tis_per_dagrun``.
+    """
+    mapped = workflow.maps[job_id]
+    job = workflow[job_id]
+    limit = _max_map_length()
+    if mapped.max_length > limit:
+        raise InvalidWorkflow(
+            f"{describe(job)}: its Map's max_length={mapped.max_length} is more than this Airflow's "
+            f"[core] max_map_length={limit}; raise max_map_length or lower max_length"
+        )
+    arguments = {**operator_defaults, **operator_overrides(job)}
+    name = call_label(job)
+    if name != task_ids[job_id]:
+        arguments["task_display_name"] = name
+    if mapped.max_active is not None:
+        arguments["max_active_tis_per_dagrun"] = mapped.max_active
+    producer = _item_producer(workflow, job_id)
+    needed = {p for binding in workflow.input_bindings(job_id) for p in binding.producers or ()}
+    partial = HymirItemOperator.partial(
+        task_id=task_ids[job_id],
+        hymir_job_id=job_id,
+        job_task_ids={p: task_ids[p] for p in sorted(needed)},
+        code_fingerprint=_code_fingerprint(job.name),
+        doc_md=job_doc(_function_doc(job.name), job_id, job.name),
+        task_group=group,
+        retries=RETRY_LIMIT + arguments["airflow_retries"],
+        map_index_template="{{ hymir_item }}",
+        **arguments,
+    )
+    return partial.expand(hymir_item=tasks[producer].output)
+
+
+@functools.cache
+def _max_map_length() -> int:
+    """Airflow's ``[core] max_map_length``: the most task instances one mapped task may expand into."""
+    return int(config().getint("core", "max_map_length"))
 
 
 def _fail_fast_gate(workflow: Workflow, task_ids: Mapping[str, str], gate_id: str) -> BaseOperator:

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 from airflow.sdk import PokeReturnValue
 
 from hymir.binding import InputBinding
-from hymir.decision import Outcome, Verdict, decide, decide_raised
+from hymir.decision import Outcome, Verdict, decide, decide_raised, item_stopped_outcome
 from hymir.errors import MissingValue
 from hymir.executor import JobState, JobStatus, WorkflowState, WorkflowStatus
 from hymir.jsonsafe import json_problem
-from hymir.labels import describe
+from hymir.labels import describe, item_label
+from hymir.mapping import item_id
 from hymir.running import JobCall, call_job, summarize
 from hymir.workflow import Workflow
 from hymir_airflow.compat import (
@@ -36,6 +37,8 @@ from hymir_airflow.compat import (
     RecordStore,
     RetryAfter,
     continues_try,
+    item_states,
+    item_values,
     redact,
     retry_policy_arguments,
     seal,
@@ -44,7 +47,8 @@ from hymir_airflow.compat import (
     time_trigger,
     unseal,
 )
-from hymir_airflow.state import STORE_KEY, JobRecord, job_status
+from hymir_airflow.registry import built_workflow
+from hymir_airflow.state import STORE_KEY, JobRecord, job_status, mapped_status
 from hymir_airflow.task_docs import job_doc
 from hymir_airflow.values import decode, encode
 
@@ -140,10 +144,40 @@ class HymirJobOperator(ChosenRescheduleInterval):
         job = workflow[job_id]
         kwargs["doc_md"] = job_doc(kwargs.get("doc_md"), job_id, job.name)
         task = cls(mode=mode, **retry_policy_arguments(), **kwargs)
+        task._attach(
+            workflow,
+            job_id,
+            job_task_ids,
+            code_fingerprint=code_fingerprint,
+            airflow_retries=airflow_retries,
+            retry_on_exception=retry_on_exception,
+            render_templates=render_templates,
+            min_check_interval=min_check_interval,
+            records_task_id=records_task_id,
+            deferrable=deferrable,
+        )
+        return task
+
+    def _attach(
+        self,
+        workflow: Workflow,
+        job_id: str,
+        job_task_ids: Mapping[str, str],
+        *,
+        code_fingerprint: str | None,
+        airflow_retries: int,
+        retry_on_exception: bool,
+        render_templates: bool,
+        min_check_interval: float,
+        records_task_id: str | None,
+        deferrable: bool,
+    ) -> None:
+        """Give the task its job and settings (see ``for_job``)."""
+        job = workflow[job_id]
         if records_task_id is None and not HAS_TASK_STATE_STORE:
             records_task_id = RECORDS_TASK_ID
         set_own_attributes(
-            task,
+            self,
             job_args=list(job.args),
             job_kwargs=dict(job.kwargs),
             workflow=workflow,
@@ -156,10 +190,9 @@ class HymirJobOperator(ChosenRescheduleInterval):
             render_templates=render_templates,
             min_check_interval=min_check_interval,
             deferrable=deferrable,
-            next_check=task.poke_interval,
+            next_check=self.poke_interval,
             records_task_id=records_task_id,
         )
-        return task
 
     @classmethod
     def get_serialized_fields(cls) -> frozenset[str]:
@@ -223,6 +256,7 @@ class HymirJobOperator(ChosenRescheduleInterval):
                 provided,
                 args=tuple(self.job_args),
                 kwargs=self.job_kwargs,
+                item=self._item(),
             )
         except MissingValue as error:
             return self._act(context, record, Outcome(Verdict.FAILED, reason=str(error)))
@@ -316,6 +350,10 @@ class HymirJobOperator(ChosenRescheduleInterval):
         self.next_check_bounded = False
         return False
 
+    def _item(self) -> Any:
+        """The item this task's job gets for the input its Map goes over: None for a job that is not mapped."""
+        return None
+
     def _who(self) -> str:
         return describe(self.workflow[self.hymir_job_id])
 
@@ -383,9 +421,23 @@ class HymirJobOperator(ChosenRescheduleInterval):
         the input fails naming the producer rather than handing the job a None.
         """
         producers = list(binding.producers or ())
+        maps = self.workflow.maps
         if self.is_teardown:
-            states = self._states(context, producers)
-            producers = [p for p in producers if states[p] is JobStatus.SUCCESS]
+            states = self._states(context, [p for p in producers if p not in maps])
+            producers = [p for p in producers if p in maps or states[p] is JobStatus.SUCCESS]
+        if any(p in maps for p in producers):
+            # A mapped producer's values are those of its items that succeeded, in item order.
+            values: list[Any] = []
+            for producer in producers:
+                if producer in maps:
+                    values.extend(map(decode, item_values(context["ti"], self.job_task_ids[producer])))
+                else:
+                    values.extend(self._pull_values(context, binding, [producer]))
+            return values
+        return self._pull_values(context, binding, producers)
+
+    def _pull_values(self, context: Context, binding: InputBinding, producers: list[str]) -> list[Any]:
+        """The values of jobs that are not mapped, from their XComs in one request, failing when one is missing."""
         if not producers:
             return []
         task_ids = [self.job_task_ids[p] for p in producers]
@@ -401,10 +453,22 @@ class HymirJobOperator(ChosenRescheduleInterval):
         return [decode(value) for value in stored]
 
     def _states(self, context: Context, job_ids: list[str]) -> dict[str, JobStatus]:
+        """The status of each of ``job_ids`` in this run; a mapped job's from its items, asked for on their own.
+
+        Airflow names item n of task ``load`` ``load_n``, which a task of that id would be too.
+        """
         ti = context["ti"]
-        task_ids = [self.job_task_ids[job_id] for job_id in job_ids]
-        found = ti.get_task_states(dag_id=ti.dag_id, task_ids=task_ids, run_ids=[ti.run_id]).get(ti.run_id, {})
-        return {job_id: job_status(found.get(self.job_task_ids[job_id])) for job_id in job_ids}
+        maps = self.workflow.maps
+        task_ids = [self.job_task_ids[job_id] for job_id in job_ids if job_id not in maps]
+        found = {}
+        if task_ids:
+            found = ti.get_task_states(dag_id=ti.dag_id, task_ids=task_ids, run_ids=[ti.run_id]).get(ti.run_id, {})
+        return {
+            job_id: mapped_status(item_states(ti, self.job_task_ids[job_id]))
+            if job_id in maps
+            else job_status(found.get(self.job_task_ids[job_id]))
+            for job_id in job_ids
+        }
 
     def _workflow_state(self, context: Context) -> WorkflowState:
         """RUNNING for a job; for an ON_FINISHED callback, the outcome of the jobs before it."""
@@ -425,3 +489,76 @@ class HymirJobOperator(ChosenRescheduleInterval):
         for name, value in changes.items():
             setattr(record, name, value)
         self._store(task_context).set(record.to_stored())
+
+
+class HymirItemOperator(HymirJobOperator):
+    """One item of a mapped Hymir job, as one task instance of a mapped task.
+
+    ``workflow_to_dag`` maps it with ``partial(...).expand(hymir_item=<the producer's output>)``:
+    Airflow makes one task instance per item of the list and builds this operator for each from
+    plain arguments (a mapped task's arguments are serialized with the DAG), so it finds its
+    workflow where the DAG file's ``workflow_to_dag`` recorded it. Its job is the item's, ``"3[2]"``
+    at map index 2, with its own record; ``hymir_item`` is the item it gets, as the producer stored
+    it. Arguments are rendered as templates only when the job opted in (``render_templates``).
+    """
+
+    template_fields: tuple[str, ...] = ()
+    hymir_item: Any
+    #: The identity of the mapped job whose item this is ("3").
+    mapped_job_id: str
+
+    def __init__(
+        self,
+        *,
+        hymir_item: Any,
+        hymir_job_id: str,
+        job_task_ids: Mapping[str, str],
+        code_fingerprint: str | None = None,
+        airflow_retries: int = 0,
+        retry_on_exception: bool = False,
+        render_templates: bool = False,
+        min_check_interval: float = 0,
+        records_task_id: str | None = None,
+        deferrable: bool = False,
+        mode: str = "reschedule",
+        **kwargs: Any,
+    ) -> None:
+        # Airflow's partial() fills in a retry_policy of None: the job's own policy replaces it.
+        super().__init__(mode=mode, **{**kwargs, **retry_policy_arguments()})
+        self._attach(
+            built_workflow(self.dag_id),
+            hymir_job_id,
+            job_task_ids,
+            code_fingerprint=code_fingerprint,
+            airflow_retries=airflow_retries,
+            retry_on_exception=retry_on_exception,
+            render_templates=render_templates,
+            min_check_interval=min_check_interval,
+            records_task_id=records_task_id,
+            deferrable=deferrable,
+        )
+        set_own_attributes(self, hymir_item=hymir_item, mapped_job_id=hymir_job_id)
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        """Run this item: as its own job ``"3[n]"``, unless an item failed before it in a fail_fast Map."""
+        ti = context["ti"]
+        index = ti.map_index if ti.map_index is not None else -1
+        set_own_attributes(self, hymir_job_id=item_id(self.mapped_job_id, index))
+        # What the task's map_index_template shows: the item's index and value.
+        context["hymir_item"] = item_label(index, decode(self.hymir_item))  # type: ignore[typeddict-unknown-key]
+        if self.render_templates:
+            args, kwargs = self.render_template([self.job_args, self.job_kwargs], context)
+            set_own_attributes(self, job_args=args, job_kwargs=kwargs)
+        if self.workflow.maps[self.mapped_job_id].fail_fast:
+            failed = sorted(
+                other
+                for other, state in item_states(ti, self.task_id).items()
+                if other != index and job_status(state) is JobStatus.FAILURE
+            )
+            if failed:
+                outcome = item_stopped_outcome(item_id(self.mapped_job_id, failed[0]))
+                return self._act(context, self._record(context), outcome)
+        return super().poke(context)
+
+    def _item(self) -> Any:
+        return decode(self.hymir_item)

@@ -24,6 +24,21 @@ _WORKFLOW_STATUS: dict[str | None, WorkflowStatus] = {
 }
 
 
+def instance_key(task_id: str, map_index: int) -> str:
+    """How Hymir's readers name one task instance: its task id, with ``[n]`` for item n of a mapped task.
+
+    Task ids have no brackets, so ``load[2]`` names item 2 of task ``load``, as ``"3[2]"`` names
+    item 2 of job 3.
+    """
+    return task_id if map_index < 0 else f"{task_id}[{map_index}]"
+
+
+def split_instance_key(instance: str) -> tuple[str, int]:
+    """``(task_id, map_index)`` of an ``instance_key``; -1 for a task that is not mapped."""
+    task_id, bracket, rest = instance.partition("[")
+    return (task_id, int(rest[:-1])) if bracket else (task_id, -1)
+
+
 def plain_state(state: Any) -> str | None:
     """An Airflow state (enum member, string or None) as its string value."""
     return None if state is None else str(getattr(state, "value", state))
@@ -32,6 +47,21 @@ def plain_state(state: Any) -> str | None:
 def job_status(task_instance_state: Any) -> JobStatus:
     """The Hymir status of a task instance state; a task that has not run (yet or again) is PENDING."""
     return _JOB_STATUS.get(plain_state(task_instance_state), JobStatus.PENDING)
+
+
+def mapped_status(item_states: dict[int, str | None]) -> JobStatus:
+    """The Hymir status of a mapped job from its task instances' states by map index (-1: not expanded).
+
+    A mapped task that Airflow skipped without expanding it had no item to run: its job succeeded.
+    Otherwise the job is done once every item is: a success if each succeeded.
+    """
+    items = [job_status(state) for index, state in item_states.items() if index >= 0]
+    if not items:
+        return JobStatus.SUCCESS if item_states.get(-1) == "skipped" else job_status(item_states.get(-1))
+    if all(status is JobStatus.SUCCESS for status in items):
+        return JobStatus.SUCCESS
+    finished = all(status in (JobStatus.SUCCESS, JobStatus.FAILURE) for status in items)
+    return JobStatus.FAILURE if finished else JobStatus.STARTING
 
 
 def workflow_status(dag_run_state: Any) -> WorkflowStatus:

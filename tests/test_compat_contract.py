@@ -224,7 +224,10 @@ def test_the_rest_api_serves_records_where_this_version_keeps_them():
 
     paths = {route.path for route in public_router.routes}
     version = ".".join(map(str, compat.AIRFLOW_MINOR)) + ".0"
-    path = compat.record_path(version, "d", "r", "t", "hymir", "hymir_records")
+    path, query = compat.record_path(version, "d", "r", "t", "hymir", "hymir_records")
+    _, item_query = compat.record_path(version, "d", "r", "t[2]", "hymir", "hymir_records")
+    assert query == {}
+    assert item_query == ({"map_index": 2} if compat.AIRFLOW_MINOR >= (3, 3) else {})
     template = path.replace("/d/", "/{dag_id}/").replace("/r/", "/{dag_run_id}/")
     template = template.replace("/t/", "/{task_id}/").replace("/hymir_records/", "/{task_id}/")
     prefix = "/api/v2"

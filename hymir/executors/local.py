@@ -247,6 +247,8 @@ class _Phase:
             settings = workflow.maps[mapped]
             failed = next((i for i in run.items[mapped] if run.jobs[i].status is JobStatus.FAILURE), None)
             if settings.fail_fast and failed is not None:
+                # Every item held for a slot would start after the failure too: each is stopped in turn.
+                self.ready.extend(self.held.pop(mapped, ()))
                 self._apply(job_id, item_stopped_outcome(failed))
                 return
             if settings.max_active is not None and self.active.get(mapped, 0) >= settings.max_active:

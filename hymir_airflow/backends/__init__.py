@@ -15,14 +15,16 @@ from hymir.workflow import Workflow
 
 @dataclass(frozen=True)
 class TaskInstanceSummary:
-    """What Airflow reports of one task instance: its state and try number.
+    """What Airflow reports of one task instance: its state and try number (``map_index`` -1 unless mapped).
 
     With the task's ``JobRecord`` (what the job stored) it makes the ``JobState`` an executor reports.
+    Backends key these by ``hymir_airflow.state.instance_key``: ``load`` for a task, ``load[2]`` for an item.
     """
 
     task_id: str
     state: str | None
     try_number: int
+    map_index: int = -1
 
 
 class AirflowBackend(Protocol):
@@ -38,9 +40,10 @@ class AirflowBackend(Protocol):
 
     def task_rows(self, dag_id: str, run_id: str) -> dict[str, TaskInstanceSummary]: ...
 
-    def return_values(self, dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, Any]: ...
+    def return_values(self, dag_id: str, run_id: str, instances: list[str]) -> dict[str, Any]:
+        """The return values of task ``instances`` (instance keys), by instance key."""
 
-    def records(self, dag_id: str, run_id: str, task_ids: list[str], holder_task_id: str) -> dict[str, Any]:
-        """The stored records of ``task_ids`` (``holder_task_id`` keeps them before Airflow 3.3)."""
+    def records(self, dag_id: str, run_id: str, instances: list[str], holder_task_id: str) -> dict[str, Any]:
+        """The stored records of task ``instances`` (``holder_task_id`` keeps them before Airflow 3.3)."""
 
     def delete_run(self, dag_id: str, run_id: str) -> None: ...

@@ -11,7 +11,7 @@ from typing import Any
 from hymir_airflow import compat
 from hymir_airflow.backends import TaskInstanceSummary
 from hymir_airflow.compat import ensure_database
-from hymir_airflow.state import STORE_KEY
+from hymir_airflow.state import STORE_KEY, instance_key
 
 __all__ = ["MetadataDatabase", "ensure_database"]
 
@@ -27,17 +27,20 @@ class MetadataDatabase:
     def task_rows(self, dag_id: str, run_id: str) -> dict[str, TaskInstanceSummary]:
         with compat.metadata_session() as session:
             rows = compat.task_instance_rows(session, dag_id, run_id)
-        return {task_id: TaskInstanceSummary(task_id, state, try_number) for task_id, state, try_number in rows}
+        return {
+            instance_key(task_id, index): TaskInstanceSummary(task_id, state, tries, index)
+            for task_id, index, state, tries in rows
+        }
 
-    def return_values(self, dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, Any]:
+    def return_values(self, dag_id: str, run_id: str, instances: list[str]) -> dict[str, Any]:
         with compat.metadata_session() as session:
-            return compat.return_values(session, dag_id, run_id, task_ids)
+            return compat.return_values(session, dag_id, run_id, instances)
 
     def records(
-        self, dag_id: str, run_id: str, task_ids: list[str], holder_task_id: str | None = None
+        self, dag_id: str, run_id: str, instances: list[str], holder_task_id: str | None = None
     ) -> dict[str, Any]:
         with compat.metadata_session() as session:
-            return compat.read_records(session, dag_id, run_id, task_ids, STORE_KEY, holder_task_id)
+            return compat.read_records(session, dag_id, run_id, instances, STORE_KEY, holder_task_id)
 
     def delete_run(self, dag_id: str, run_id: str) -> None:
         with compat.metadata_session() as session:

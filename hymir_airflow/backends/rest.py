@@ -12,7 +12,7 @@ import httpx
 from hymir.workflow import Workflow
 from hymir_airflow.backends import TaskInstanceSummary
 from hymir_airflow.compat import has_dag_run_wait, record_path, stored_value_reader
-from hymir_airflow.state import STORE_KEY
+from hymir_airflow.state import STORE_KEY, instance_key, split_instance_key
 from hymir_airflow.task_docs import job_of
 
 _FINISHED = ("success", "failed")
@@ -226,34 +226,40 @@ class RestBackend:
             _raise_for_status(response, f"list task instances of {dag_id!r}")
             page = response.json()
             for item in page["task_instances"]:
-                rows[item["task_id"]] = TaskInstanceSummary(item["task_id"], item["state"], item.get("try_number") or 0)
+                index = item.get("map_index", -1)
+                summary = TaskInstanceSummary(item["task_id"], item["state"], item.get("try_number") or 0, index)
+                rows[instance_key(item["task_id"], index)] = summary
             offset += len(page["task_instances"])
             if not page["task_instances"] or offset >= page["total_entries"]:
                 return rows
 
-    def return_values(self, dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, Any]:
+    def return_values(self, dag_id: str, run_id: str, instances: list[str]) -> dict[str, Any]:
         values: dict[str, Any] = {}
         read = stored_value_reader()
-        for task_id in task_ids:
+        for instance in instances:
+            task_id, map_index = split_instance_key(instance)
             response = self._call(
-                "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value", "read XCom"
+                "GET",
+                f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value",
+                "read XCom",
+                params={"map_index": map_index},
             )
             if response.status_code == 404:
-                values[task_id] = None
+                values[instance] = None
                 continue
-            _raise_for_status(response, f"read the XCom of {task_id!r}")
-            values[task_id] = read(SimpleNamespace(value=response.json()["value"]))
+            _raise_for_status(response, f"read the XCom of {instance!r}")
+            values[instance] = read(SimpleNamespace(value=response.json()["value"]))
         return values
 
-    def records(self, dag_id: str, run_id: str, task_ids: list[str], holder_task_id: str) -> dict[str, Any]:
+    def records(self, dag_id: str, run_id: str, instances: list[str], holder_task_id: str) -> dict[str, Any]:
         records = {}
-        for task_id in task_ids:
-            path = record_path(self._deployment_version(), dag_id, run_id, task_id, STORE_KEY, holder_task_id)
-            response = self._call("GET", path, "read the job's record")
+        for instance in instances:
+            path, query = record_path(self._deployment_version(), dag_id, run_id, instance, STORE_KEY, holder_task_id)
+            response = self._call("GET", path, "read the job's record", params=query)
             if response.status_code == 404:
                 continue
-            _raise_for_status(response, f"read the record of {task_id!r}")
-            records[task_id] = response.json()["value"]
+            _raise_for_status(response, f"read the record of {instance!r}")
+            records[instance] = response.json()["value"]
         return records
 
     def delete_run(self, dag_id: str, run_id: str) -> None:

@@ -2,6 +2,6 @@
 
 ``scenario`` holds the jobs every engine runs (the semantics and parity scenarios); the others
 add what only their tests need (``core``, ``adapter``, ``cli``, ``deploy``, ``reliability``,
-``redaction``, ``parity``, ``hymir_019``). A job's dotted name (``tests.jobs.core.produce``) is
+``redaction``, ``parity``, ``hymir_019``, ``mapping``). A job's dotted name (``tests.jobs.core.produce``) is
 part of what tests assert, so functions move between modules only with their expectations.
 """
