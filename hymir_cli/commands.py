@@ -77,7 +77,9 @@ def validate(spec: str) -> None:
             click.echo(f"  - {error}")
         sys.exit(1)
     jobs, callbacks = len(target.workflow), len(target.workflow.callback_ids())
-    summary = _plural(jobs, "job") + (f" and {_plural(callbacks, 'callback')}" if callbacks else "")
+    maps = len(target.workflow.maps)
+    summary = _plural(jobs, "job") + (f" ({maps} mapped)" if maps else "")
+    summary += f" and {_plural(callbacks, 'callback')}" if callbacks else ""
     click.echo(f"OK: {spec} is a valid workflow of {summary}")
 
 

@@ -4,7 +4,8 @@ Nodes are jobs labelled with their identity, function name and output; edges com
 ``Workflow.dependencies``. Nested Chains and Groups become subgraphs with the ids the Airflow
 TaskGroups get (``chain_1``, ``group_1``, ... from ``hymir.layout``); the outermost container
 is the whole graph and gets none, nor does a workflow built from explicit edges. ON_FINISHED
-callbacks hang off every leaf job with dashed edges, as they run after all of them.
+callbacks hang off every leaf job with dashed edges, as they run after all of them. A mapped
+job is drawn as a stack of boxes (one per item at run time) labelled with what it goes over.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class _Syntax:
     header: tuple[str, ...]
     footer: tuple[str, ...]
     node: str
+    mapped_node: str
     callback_node: str
     open_subgraph: str
     close_subgraph: str
@@ -45,6 +47,7 @@ MERMAID = _Syntax(
     header=("flowchart TD",),
     footer=(),
     node='{id}["{label}"]',
+    mapped_node='{id}[["{label}"]]',
     callback_node='{id}(["{label}"])',
     open_subgraph='subgraph {id} ["{label}"]',
     close_subgraph="end",
@@ -58,6 +61,7 @@ DOT = _Syntax(
     header=("digraph workflow {", "    node [shape=box];"),
     footer=("}",),
     node='{id} [label="{label}"];',
+    mapped_node='{id} [label="{label}", shape=box3d];',
     callback_node='{id} [label="{label}", style="rounded,dashed"];',
     open_subgraph='subgraph cluster_{id} {{ label="{label}";',
     close_subgraph="}",
@@ -92,7 +96,13 @@ def render(workflow: Workflow, fmt: str) -> str:
 def _members(workflow: Workflow, member: str | Container, ids: dict[str, str], syntax: _Syntax) -> list[str]:
     """The lines of one part of the layout: a job's node, or a subgraph around a container's members."""
     if isinstance(member, str):
-        return [syntax.node.format(id=ids[member], label=_label(workflow, member, syntax))]
+        mapped = workflow.maps.get(member)
+        if mapped is None:
+            return [syntax.node.format(id=ids[member], label=_label(workflow, member, syntax))]
+        over = f"for each item of {mapped.output}"
+        if mapped.max_active is not None:
+            over += f", {mapped.max_active} at once"
+        return [syntax.mapped_node.format(id=ids[member], label=_label(workflow, member, syntax, over))]
     lines = [syntax.open_subgraph.format(id=member.id, label=member.kind.capitalize())]
     for child in member.members:
         lines += ["    " + line for line in _members(workflow, child, ids, syntax)]

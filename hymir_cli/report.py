@@ -7,6 +7,7 @@ from typing import Any
 from hymir.executor import JobState, JobStatus, WorkflowState
 from hymir.job import Job
 from hymir.labels import describe
+from hymir.mapping import split_item_id
 from hymir.workflow import Workflow
 
 #: Longest result shown in a table cell; longer ones are cut with "...".
@@ -34,13 +35,27 @@ def outcome(job: Job, state: JobState) -> str:
 def run_report(
     workflow: Workflow, states: dict[str, JobState], workflow_state: WorkflowState, outputs: dict[str, list[Any]]
 ) -> str:
-    """The table of every job and callback (in graph order), then the workflow's status and outputs."""
+    """The table of every job and callback (in graph order, a mapped job's items after it), then the outcome."""
     rows = [
         (job_id, job.name, state.status.value, str(state.retries), str(state.checks), outcome(job, state))
-        for job_id in [*workflow.jobs, *workflow.callback_ids()]
+        for job_id in _in_order(workflow, states)
         for job, state in [(workflow[job_id], states[job_id])]
     ]
     table = [_COLUMNS, *rows]
     widths = [max(len(row[column]) for row in table) for column in range(len(_COLUMNS))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in table]
     return "\n".join([*lines, "", f"workflow: {workflow_state.status.value}", f"outputs:  {outputs}"])
+
+
+def _in_order(workflow: Workflow, states: dict[str, JobState]) -> list[str]:
+    """Every job and callback in graph order, each mapped job followed by its items in item order."""
+    items: dict[str, list[tuple[int, str]]] = {}
+    for job_id in states:
+        item = split_item_id(job_id) if workflow.mapped_job_of(job_id) else None
+        if item is not None:
+            items.setdefault(item[0], []).append((item[1], job_id))
+    ordered = []
+    for job_id in [*workflow.jobs, *workflow.callback_ids()]:
+        ordered.append(job_id)
+        ordered += [item for _, item in sorted(items.get(job_id, []))]
+    return ordered

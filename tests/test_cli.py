@@ -60,6 +60,7 @@ def test_version():
     [
         ("nested", "is a valid workflow of 4 jobs and 1 callback"),
         ("single", "is a valid workflow of 1 job"),
+        ("mapped", "is a valid workflow of 3 jobs (1 mapped)"),
     ],
 )
 def test_validate_accepts_a_valid_workflow(target, line):
@@ -177,6 +178,44 @@ def test_graph_dot_shows_nesting_and_callbacks():
         "    job_4 -> job_5 [style=dashed];\n"
         "}\n"
     )
+
+
+def test_validate_checks_a_map():
+    result = hymir("validate", f"{W}:mapped_badly")
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"{W}:mapped_badly is not a valid workflow (1 error):",
+        f"  - job 2 ({W}.shout): Map over 'lines' (parameter 'word'): no job produces it (no job has output='lines')",
+    ]
+
+
+@pytest.mark.parametrize(
+    "fmt, node",
+    [
+        ("mermaid", '    job_2[["2: shout<br/>output: loud<br/>for each item of words, 2 at once"]]'),
+        ("dot", '    job_2 [label="2: shout\\noutput: loud\\nfor each item of words, 2 at once", shape=box3d];'),
+    ],
+)
+def test_graph_draws_a_mapped_job_as_a_stack(fmt, node):
+    result = hymir("graph", f"{W}:mapped", "--format", fmt)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert node in lines
+    assert sum("for each item" in line for line in lines) == 1
+
+
+def test_run_lists_each_item_after_its_mapped_job():
+    result = hymir("run", f"{W}:mapped")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split()[:3] for line in result.stdout.splitlines()[1:6]]
+    assert rows == [
+        ["1", f"{W}.split", "success"],
+        ["2", f"{W}.shout", "success"],
+        ["2[0]", f"{W}.shout", "success"],
+        ["2[1]", f"{W}.shout", "success"],
+        ["2[2]", f"{W}.shout", "success"],
+    ]
+    assert "outputs:  {'words': [['a', 'b', 'c']], 'loud': ['A', 'B', 'C'], 'count': [3]}" in result.stdout
 
 
 def test_graph_of_explicit_edges_has_no_subgraphs():

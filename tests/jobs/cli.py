@@ -1,6 +1,6 @@
 """Example workflows for the `hymir` command's tests (tests/test_cli.py), one per situation."""
 
-from hymir import Chain, Failure, Group, Job, Success, Workflow, WorkflowState, job
+from hymir import Chain, Failure, Group, Job, Map, Success, Workflow, WorkflowState, job
 
 
 @job(output="words")
@@ -122,3 +122,20 @@ def clashing() -> Workflow:
         fail_fast=True,
     )
     return workflow.on(Workflow.Callbacks.ON_FINISHED, report())
+
+
+@job(output="words")
+def split(text: str):
+    """Split a text into its words: the list a Map goes over."""
+    return Success(text.split())
+
+
+def mapped() -> Workflow:
+    """Split a text, shout each word (mapped, two at once), count the shouted words."""
+    shouted = Map(shout().with_output("loud"), over=("words", "word"), max_active=2)
+    return Workflow(Chain(split("a b c"), shouted, count().with_inputs(("loud", "words"))))
+
+
+def mapped_badly() -> Workflow:
+    """A Map over an output nobody produces."""
+    return Workflow(Chain(shout("x"), Map(shout(), over=("lines", "word"))))
