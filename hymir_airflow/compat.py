@@ -597,13 +597,17 @@ def airflow_plugin_class() -> type[AirflowPlugin]:
 
 
 def ui_page(
-    dag_id: str | None = None, run_id: str | None = None, task_id: str | None = None, try_number: int | None = None
+    dag_id: str | None = None,
+    run_id: str | None = None,
+    task_id: str | None = None,
+    try_number: int | None = None,
+    map_index: int = -1,
 ) -> str:
     """A page of the Airflow UI, as a path below the UI's base (its ``<base href>``), for the view's links.
 
-    The DAG's page (with its grid), a run's, or a task instance's, which shows the log of try ``try_number``; with
-    no DAG, the UI's home page, which lists the DAG files that failed to import. The UI's router has these routes
-    on every minor from 3.0 to 3.3.
+    The DAG's page (with its grid), a run's, or a task instance's (of item ``map_index`` of a mapped task), which
+    shows the log of try ``try_number``; with no DAG, the UI's home page, which lists the DAG files that failed to
+    import. The UI's router has these routes on every minor from 3.0 to 3.3.
     """
     parts = [
         part
@@ -611,6 +615,8 @@ def ui_page(
         if value is not None
         for part in (key, value)
     ]
+    if map_index >= 0:
+        parts += ["mapped", str(map_index)]
     path = "/".join(quote(part, safe="") for part in parts)
     return f"{path}?{urlencode({'try_number': try_number})}" if try_number else path
 
@@ -812,6 +818,14 @@ def dag_of_run(session: Session, dag_bag: Any, dag_run: Any) -> Any:
     if dag is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"The Dag with ID: `{dag_run.dag_id}` was not found")
     return dag
+
+
+def hymir_job_id_of(task: Any) -> str | None:
+    """The Hymir job a serialized task runs: its ``hymir_job_id`` (a mapped task keeps it in its partial arguments)."""
+    job_id = getattr(task, "hymir_job_id", None)
+    if job_id is None and getattr(task, "is_mapped", False):
+        job_id = getattr(task, "partial_kwargs", {}).get("hymir_job_id")
+    return job_id if isinstance(job_id, str) else None
 
 
 def job_arguments(task: Any) -> tuple[Any, Any]:

@@ -123,15 +123,22 @@ def ui_bundle() -> str:
 
 
 def test_the_ui_has_the_pages_the_view_links_to():
-    """ui_page: the UI's router has the DAG, run and task-instance routes, and the log page reads ``try_number``."""
+    """ui_page: the UI's router has the DAG, run and (mapped) task-instance routes; logs read ``try_number``."""
     bundle = ui_bundle()
-    for route in ("dags/:dagId", "dags/:dagId/runs/:runId", "dags/:dagId/runs/:runId/tasks/:taskId"):
+    routes = (
+        "dags/:dagId",
+        "dags/:dagId/runs/:runId",
+        "dags/:dagId/runs/:runId/tasks/:taskId",
+        "dags/:dagId/runs/:runId/tasks/:taskId/mapped/:mapIndex",
+    )
+    for route in routes:
         assert re.search(rf"path:[\"`]{re.escape(route)}[\"`]", bundle), f"the UI has no route {route}"
     assert "try_number" in bundle
     assert compat.ui_page() == ""
     assert compat.ui_page(dag_id="d") == "dags/d"
     assert compat.ui_page(dag_id="d", run_id="manual__1+00:00") == "dags/d/runs/manual__1%2B00%3A00"
     assert compat.ui_page(dag_id="d", run_id="r", task_id="t", try_number=2) == "dags/d/runs/r/tasks/t?try_number=2"
+    assert compat.ui_page(dag_id="d", run_id="r", task_id="t", map_index=3) == "dags/d/runs/r/tasks/t/mapped/3"
 
 
 def test_the_ui_takes_the_login_cookie_into_local_storage_exactly_where_ui_login_storage_key_says():

@@ -20,10 +20,12 @@ from fastapi import HTTPException, status
 from sqlalchemy.orm import Session
 
 from hymir.layout import first_free
+from hymir.mapping import item_id
 from hymir_airflow import compat
 from hymir_airflow.backends.database import MetadataDatabase
 from hymir_airflow.factory import HYMIR_TAG
-from hymir_airflow.state import STORE_KEY, JobRecord, plain_state
+from hymir_airflow.state import STORE_KEY, JobRecord, instance_key, mapped_status, plain_state, split_instance_key
+from hymir_airflow.task_docs import job_of
 from hymir_airflow.ui.preview import Preview, preview_arguments, preview_json, preview_text
 from hymir_airflow.values import decode
 
@@ -66,10 +68,12 @@ class JobTableRow:
     counts retries of failures the job did not ask for (a lost worker, ...).
 
     A preview is None when there is nothing to show: no arguments, context, exception, Failure value or output.
+    A mapped job has a row (``map_index`` -1, its state its items' together) and each item one after it.
     """
 
     job_id: str
     task_id: str
+    map_index: int
     function: str | None
     arguments: Preview | None
     state: str | None
@@ -80,6 +84,11 @@ class JobTableRow:
     exception: Preview | None
     failure: Preview | None
     output: Preview | None
+
+    @property
+    def instance(self) -> str:
+        """The task instance's name in the view's addresses: the task id, with ``[n]`` for an item."""
+        return instance_key(self.task_id, self.map_index)
 
 
 @dataclass(frozen=True)
@@ -142,33 +151,47 @@ def run_detail(session: Session, dag_bag: Any, dag_id: str, run_id: str, page: i
     dag_run = _dag_run(session, dag_id, run_id)
     dag = compat.dag_of_run(session, dag_bag, dag_run)
     tasks = _hymir_tasks(dag)
-    pages = max(math.ceil(len(tasks) / PAGE_SIZE), 1)
-    if not 1 <= page <= pages:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"run {run_id!r} has {pages} page(s) of jobs, not {page}")
-    shown = tasks[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    task_ids = [task.task_id for task in shown]
     database = MetadataDatabase()
     rows = database.task_rows(dag_id, run_id)
-    records = database.records(dag_id, run_id, task_ids, _records_holder(tasks))
-    outputs = database.return_values(dag_id, run_id, task_ids)
+    entries = [
+        (task, index)
+        for task in tasks
+        for index in [
+            -1,
+            *(sorted(r.map_index for r in rows.values() if r.task_id == task.task_id and r.map_index >= 0)),
+        ]
+    ]
+    pages = max(math.ceil(len(entries) / PAGE_SIZE), 1)
+    if not 1 <= page <= pages:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"run {run_id!r} has {pages} page(s) of jobs, not {page}")
+    shown = entries[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    instances = [instance_key(task.task_id, index) for task, index in shown]
+    records = database.records(dag_id, run_id, instances, _records_holder(tasks))
+    outputs = database.return_values(dag_id, run_id, instances)
     jobs = []
-    for task in shown:
-        row = rows.get(task.task_id)
-        record = JobRecord.from_stored(records.get(task.task_id))
+    for (task, index), instance in zip(shown, instances, strict=True):
+        row = rows.get(instance)
+        record = JobRecord.from_stored(records.get(instance))
+        job_id, function = _job_of_task(task)
+        state = plain_state(row.state) if row else None
+        if task.is_mapped and index < 0:
+            items = {r.map_index: plain_state(r.state) for r in rows.values() if r.task_id == task.task_id}
+            state = mapped_status(items).value
         jobs.append(
             JobTableRow(
-                job_id=task.hymir_job_id,
+                job_id=job_id if index < 0 else item_id(job_id, index),
                 task_id=task.task_id,
-                function=getattr(task, "hymir_function", None),
+                map_index=index,
+                function=function,
                 arguments=preview_arguments(*compat.job_arguments(task)),
-                state=plain_state(row.state) if row else None,
+                state=state,
                 try_number=row.try_number if row else 0,
                 retries=record.retries,
                 checks=record.checks,
                 context=preview_json(record.context) if record.context else None,
                 exception=preview_text(record.exception) if record.exception else None,
                 failure=preview_json(record.result) if record.result is not None else None,
-                output=preview_json(xcom_value(outputs[task.task_id])) if task.task_id in outputs else None,
+                output=preview_json(xcom_value(outputs[instance])) if instance in outputs else None,
             )
         )
     params = compat.run_params(dag, dag_run)
@@ -180,7 +203,7 @@ def run_detail(session: Session, dag_bag: Any, dag_id: str, run_id: str, page: i
         dag_run.end_date,
         preview_json(params) if params else None,
         jobs,
-        len(tasks),
+        len(entries),
         page,
         pages,
         version,
@@ -193,7 +216,7 @@ def job_value(session: Session, dag_bag: Any, dag_id: str, run_id: str, task_id:
     An empty context counts as none, as on the run page.
     """
     tasks = _hymir_tasks(compat.dag_of_run(session, dag_bag, _dag_run(session, dag_id, run_id)))
-    if part not in VALUE_PARTS or task_id not in {task.task_id for task in tasks}:
+    if part not in VALUE_PARTS or split_instance_key(task_id)[0] not in {task.task_id for task in tasks}:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"run {run_id!r} has no Hymir job value {task_id}/{part}")
     database = MetadataDatabase()
     if part == "output":
@@ -244,14 +267,24 @@ def _dag_run(session: Session, dag_id: str, run_id: str) -> Any:
 def _hymir_tasks(dag: Any) -> list[Any]:
     """The tasks of a run's DAG version that run Hymir jobs, by job identity; HTTP 404 when there are none."""
     tasks = sorted(
-        (task for task in dag.tasks if getattr(task, "hymir_job_id", None) is not None),
-        key=lambda task: _natural_key(task.hymir_job_id),
+        (task for task in dag.tasks if compat.hymir_job_id_of(task) is not None),
+        key=lambda task: _natural_key(compat.hymir_job_id_of(task) or ""),
     )
     if not tasks:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"DAG {dag.dag_id!r} is not a Hymir DAG: none of its tasks runs a Hymir job"
         )
     return tasks
+
+
+def _job_of_task(task: Any) -> tuple[str, str | None]:
+    """The job id and function of a Hymir task; a mapped task names its function only in its docs' job line."""
+    job_id = compat.hymir_job_id_of(task) or ""
+    function = getattr(task, "hymir_function", None)
+    if function is None:
+        named = job_of(getattr(task, "doc_md", None))
+        function = named[1] if named else None
+    return job_id, function
 
 
 def _records_holder(tasks: list[Any]) -> str:
