@@ -33,6 +33,7 @@ from hymir.examples.cleanup import cleanup_workflow
 from hymir.job import RETRY_LIMIT
 from hymir_airflow import AirflowExecutor, HymirJobOperator, compat, workflow_to_dag
 from hymir_airflow.compat import dag_bag, dag_serializer
+from hymir_airflow.operator import HymirItemOperator
 from hymir_airflow.state import JobRecord
 from tests.jobs import adapter as adapter_jobs
 from tests.jobs import scenario as jobs
@@ -460,10 +461,14 @@ def test_the_repository_dags_folder_loads_every_example_dag():
 
     assert bag.import_errors == {}
     tenants = [f"hymir_tenant_{tenant}" for tenant in TENANTS]
-    assert sorted(bag.dag_ids) == sorted(["hymir_cleanup", "hymir_flaky", "hymir_waiting", "hymir_words", *tenants])
+    examples = ["hymir_cleanup", "hymir_fanout", "hymir_flaky", "hymir_waiting", "hymir_words"]
+    assert sorted(bag.dag_ids) == sorted([*examples, *tenants])
     for dag in bag.dags.values():
         assert "hymir" in dag.tags
-        assert job_tasks(dag) and all(isinstance(task, HymirJobOperator) for task in job_tasks(dag))
+        plain = [task for task in job_tasks(dag) if not task.is_mapped]
+        assert plain and all(isinstance(task, HymirJobOperator) for task in plain)
+    mapped = bag.dags["hymir_fanout"].get_task("measure")
+    assert mapped.is_mapped and mapped.operator_class is HymirItemOperator
     assert [task.task_id for task in job_tasks(bag.dags["hymir_words"])] == [
         "uppercase",
         "uppercase_2",

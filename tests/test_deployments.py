@@ -56,6 +56,7 @@ def test_api_errors_are_clear(embedded):
 
 def test_embedded_deployment_runs_the_example_dags(embedded):
     from hymir.examples.cleanup import cleanup_workflow
+    from hymir.examples.fanout import fanout_workflow
     from hymir.examples.flaky import flaky_workflow
     from hymir.examples.waiting import waiting_workflow
     from hymir.examples.words import words_workflow
@@ -69,6 +70,7 @@ def test_embedded_deployment_runs_the_example_dags(embedded):
         ("hymir_flaky", flaky_workflow(), {"succeed_on_try": 3}),
         ("hymir_cleanup", cleanup_workflow(), None),
         ("hymir_waiting", waiting_workflow(), {"path": str(ready), "seconds": 20}),
+        ("hymir_fanout", fanout_workflow(), {"count": 6}),
     ]:
         executor.wait_for_dag(dag_id, timeout=120)
         runs[dag_id] = executor.run(workflow, dag_id=dag_id, params=params)
@@ -90,6 +92,12 @@ def test_embedded_deployment_runs_the_example_dags(embedded):
     assert waited["1"].result >= 20
     assert waited["2"].result == "ready" and waited["2"].checks == 0
     assert executor.progress(runs["hymir_waiting"]) == (3, 3)
+
+    # Mapped on a scheduler and workers that parse one task each: six items, in the files' order.
+    fanned = executor.job_states(runs["hymir_fanout"])
+    assert [fanned[f"2[{index}]"].result for index in range(6)] == [2300, 2301, 2302, 2303, 2304, 2305]
+    assert fanned["2"].status is JobStatus.SUCCESS and "2[6]" not in fanned
+    assert executor.outputs(runs["hymir_fanout"])["report"] == [{"files": 6, "bytes": 13815, "largest": 2305}]
 
 
 def test_deferred_checks_wait_on_the_triggerer_and_resume_with_their_record(embedded):

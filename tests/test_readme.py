@@ -28,3 +28,15 @@ def test_the_first_example_runs_and_prints_what_the_readme_says(tmp_path):
 def test_the_drop_in_dag_file_is_the_one_in_dags():
     dag_file = (README.parent / "dags" / "hymir_words.py").read_text()
     assert python_blocks()[1].strip() in dag_file
+
+
+def test_the_map_example_runs_and_prints_what_the_readme_says(tmp_path):
+    example = python_blocks()[2]
+    script = tmp_path / "fanout.py"
+    script.write_text(example)
+
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 0, done.stderr
+    expected = [line.split("# ", 1)[1] for line in example.splitlines() if line.startswith("    print(")]
+    assert done.stdout.splitlines() == expected
