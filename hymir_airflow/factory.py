@@ -27,7 +27,7 @@ from hymir_airflow.compat import (
 )
 from hymir_airflow.fail_fast import FAIL_FAST_TASK_ID, FailFastGate
 from hymir_airflow.meta import operator_overrides
-from hymir_airflow.operator import HymirItemOperator, HymirJobOperator
+from hymir_airflow.operator import HYMIR_SETTINGS, HymirItemOperator, HymirJobOperator
 from hymir_airflow.registry import built_workflow, remember
 from hymir_airflow.task_docs import job_doc
 
@@ -296,14 +296,16 @@ def _mapped_task(
         arguments["max_active_tis_per_dagrun"] = mapped.max_active
     producer = _item_producer(workflow, job_id)
     needed = {p for binding in workflow.input_bindings(job_id) for p in binding.producers or ()}
+    retries = RETRY_LIMIT + arguments["airflow_retries"]
+    settings = {name: arguments.pop(name) for name in HYMIR_SETTINGS if name in arguments}
     partial = HymirItemOperator.partial(
         task_id=task_ids[job_id],
         hymir_job_id=job_id,
         job_task_ids={p: task_ids[p] for p in sorted(needed)},
-        code_fingerprint=_code_fingerprint(job.name),
+        hymir_settings={**settings, "code_fingerprint": _code_fingerprint(job.name)},
         doc_md=job_doc(_function_doc(job.name), job_id, job.name),
         task_group=group,
-        retries=RETRY_LIMIT + arguments["airflow_retries"],
+        retries=retries,
         map_index_template="{{ hymir_item }}",
         **arguments,
     )

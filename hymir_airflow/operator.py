@@ -60,6 +60,18 @@ if TYPE_CHECKING:
 DEFERRAL_GRACE = 60
 
 
+#: The settings of ``HymirJobOperator.for_job`` that are Hymir's own rather than the sensor's.
+HYMIR_SETTINGS = (
+    "code_fingerprint",
+    "airflow_retries",
+    "retry_on_exception",
+    "render_templates",
+    "min_check_interval",
+    "records_task_id",
+    "deferrable",
+)
+
+
 class RetryRequested(RetryAfter):
     """A job returned Retry: the task fails this try and is retried after the delay the job drew.
 
@@ -164,13 +176,13 @@ class HymirJobOperator(ChosenRescheduleInterval):
         job_id: str,
         job_task_ids: Mapping[str, str],
         *,
-        code_fingerprint: str | None,
-        airflow_retries: int,
-        retry_on_exception: bool,
-        render_templates: bool,
-        min_check_interval: float,
-        records_task_id: str | None,
-        deferrable: bool,
+        code_fingerprint: str | None = None,
+        airflow_retries: int = 0,
+        retry_on_exception: bool = False,
+        render_templates: bool = False,
+        min_check_interval: float = 0,
+        records_task_id: str | None = None,
+        deferrable: bool = False,
     ) -> None:
         """Give the task its job and settings (see ``for_job``)."""
         job = workflow[job_id]
@@ -513,30 +525,14 @@ class HymirItemOperator(HymirJobOperator):
         hymir_item: Any,
         hymir_job_id: str,
         job_task_ids: Mapping[str, str],
-        code_fingerprint: str | None = None,
-        airflow_retries: int = 0,
-        retry_on_exception: bool = False,
-        render_templates: bool = False,
-        min_check_interval: float = 0,
-        records_task_id: str | None = None,
-        deferrable: bool = False,
+        hymir_settings: Mapping[str, Any],
         mode: str = "reschedule",
         **kwargs: Any,
     ) -> None:
+        """``hymir_settings`` are ``for_job``'s own settings (``HYMIR_SETTINGS``); ``kwargs`` the sensor's arguments."""
         # Airflow's partial() fills in a retry_policy of None: the job's own policy replaces it.
         super().__init__(mode=mode, **{**kwargs, **retry_policy_arguments()})
-        self._attach(
-            built_workflow(self.dag_id),
-            hymir_job_id,
-            job_task_ids,
-            code_fingerprint=code_fingerprint,
-            airflow_retries=airflow_retries,
-            retry_on_exception=retry_on_exception,
-            render_templates=render_templates,
-            min_check_interval=min_check_interval,
-            records_task_id=records_task_id,
-            deferrable=deferrable,
-        )
+        self._attach(built_workflow(self.dag_id), hymir_job_id, job_task_ids, **hymir_settings)
         set_own_attributes(self, hymir_item=hymir_item, mapped_job_id=hymir_job_id)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:

@@ -48,6 +48,7 @@ def test_a_mapped_job_is_a_mapped_task_over_its_producers_output(monkeypatch):
     assert square.partial_kwargs["map_index_template"] == "{{ hymir_item }}"
     assert square.partial_kwargs["hymir_job_id"] == "2"
     assert square.partial_kwargs["job_task_ids"] == {"1": "numbers"}, "only the producers it reads"
+    assert square.partial_kwargs["hymir_settings"]["airflow_retries"] == 3
     assert [task.task_id for task in square.iter_mapped_dependencies()] == ["numbers"]
     assert square.upstream_task_ids == {"numbers"}
     assert dag.get_task("total").trigger_rule == "none_failed", "a mapped task with no item is skipped"
