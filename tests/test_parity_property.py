@@ -7,7 +7,8 @@ LocalExecutor (VirtualClock, no real sleeping) and on the session's in-process A
 every job's calls are counted in a directory that each run receives as its ``counter_dir`` param,
 so each engine's run starts from call 0. The rule pinned: one semantics, two engines — the run's
 status, every job's status, retries, checks, context, exception (its stable part) and result,
-and outputs() in order, are the same.
+and outputs() in order, are the same. A second test generates Maps of 0-4 items, each item with
+a script of its own, and compares every item's record and the mapped job's too.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
-from hymir import Chain, Group, Workflow
+from hymir import Chain, Group, Map, Workflow
 from tests.jobs import parity as pj
 from tests.test_parity import airflow_watchdog
 
@@ -204,5 +205,78 @@ def test_both_engines_record_the_same_run(airflow_executor, description):
     for job_id in workflow.jobs:
         assert repr(airflow["jobs"][job_id]) == repr(local["jobs"][job_id]), (
             f"job {job_id} differs\n  local:   {local['jobs'][job_id]!r}\n  airflow: {airflow['jobs'][job_id]!r}"
+        )
+    assert repr(airflow["outputs"]) == repr(local["outputs"])
+
+
+@st.composite
+def mapped_workflows(draw) -> dict[str, Any]:
+    """A JSON-safe description of a Map: one script per item, its max_active, and whether a job gathers the items."""
+    scripts = draw(st.lists(SCRIPTS, max_size=4))
+    return {
+        "items": [{"key": f"item{index}", "script": script} for index, script in enumerate(scripts)],
+        "max_active": draw(st.sampled_from([None, 1, 2])),
+        "gather": draw(st.booleans()),
+    }
+
+
+def build_map(description: dict[str, Any]) -> Workflow:
+    """List the items, run each as an item of a Map, and gather their values (when the description says so)."""
+    mapped = Map(pj.scripted_item(), over=("items", "item"), max_active=description["max_active"])
+    members = [pj.list_items(description["items"]), mapped, *([pj.gather_items()] if description["gather"] else [])]
+    return Workflow(Chain(*members), params={"counter_dir": ""})
+
+
+def record_items(executor, workflow: Workflow) -> dict[str, Any]:
+    """Run ``workflow`` and return what the engine reports of every job and every item, with the outputs."""
+    counter_dir = tempfile.mkdtemp(prefix="hymir-parity-map-")
+    try:
+        with airflow_watchdog(executor, workflow, after=90.0) as stuck:
+            workflow_id = executor.run(workflow, params={"counter_dir": counter_dir})
+            executor.wait(workflow_id, sleep=0.1, timeout=180)
+        assert not stuck, f"the run was stuck waiting on Airflow: {stuck}"
+        states = executor.job_states(workflow_id)
+        return {
+            "status": executor.workflow_state(workflow_id).status.value,
+            "jobs": {
+                job_id: (
+                    state.status.value,
+                    state.retries,
+                    state.checks,
+                    state.context,
+                    exception_kind(state.exception),
+                    state.result,
+                )
+                for job_id, state in sorted(states.items())
+            },
+            "outputs": executor.outputs(workflow_id),
+        }
+    finally:
+        shutil.rmtree(counter_dir, ignore_errors=True)
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+)
+@given(description=mapped_workflows())
+def test_both_engines_record_the_same_map(airflow_executor, description):
+    """Rule: a Map means the same on both engines — every item's record, the mapped job's, and outputs in order."""
+    note(f"map: {description}")
+    workflow = build_map(description)
+    local = record_items(local_executor(), workflow)
+    airflow = record_items(airflow_executor, workflow)
+    note(f"local:   {local}")
+    note(f"airflow: {airflow}")
+
+    assert airflow["status"] == local["status"]
+    assert sorted(airflow["jobs"]) == sorted(local["jobs"]), "both report the same jobs and items"
+    for job_id, seen in local["jobs"].items():
+        assert repr(airflow["jobs"][job_id]) == repr(seen), (
+            f"{job_id} differs\n  local:   {seen!r}\n  airflow: {airflow['jobs'][job_id]!r}"
         )
     assert repr(airflow["outputs"]) == repr(local["outputs"])

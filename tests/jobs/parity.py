@@ -297,3 +297,24 @@ def scripted(key: str, script: list, counter_dir: str, job_state, feed: list[Any
 def report_status(workflow_state):
     """An ON_FINISHED callback: report the workflow's outcome."""
     return Success(workflow_state.status.value)
+
+
+# --- Maps ------------------------------------------------------------------------------------
+
+
+@job(output="items")
+def list_items(items: list):
+    """Return the list a Map goes over: each item a dict with the key and script its job follows."""
+    return Success(items)
+
+
+@job(inputs=["counter_dir", "job_state"], output="done")
+def scripted_item(item: dict, counter_dir: str, job_state):
+    """One item of a Map, following its own script as ``scripted`` does (counted under ``item["key"]``)."""
+    return scripted.function(item["key"], item["script"], counter_dir, job_state)
+
+
+@job(inputs=["done"], output="gathered")
+def gather_items(done: list[Any]):
+    """Gather the items' values, which must come in item order."""
+    return Success(done)
