@@ -82,8 +82,9 @@ def test_a_map_longer_than_airflow_allows_is_refused_when_the_dag_is_built(monke
         parse(monkeypatch, None, mapped_workflow(max_length=limit + 1))
 
 
-def test_the_hymir_view_lists_the_mapped_job_and_each_item(airflow_executor):
-    """The run page has the mapped job's row (its items' state together) and one row per item, with its output."""
+def test_the_hymir_view_and_the_grid_show_each_item(airflow_executor):
+    """The run page has the mapped job's row (its items' state together) and one row per item, with its output;
+    Airflow's Grid labels each task instance with its item's index and value."""
     from hymir_airflow.ui.queries import job_value, run_detail
 
     workflow = mapped_workflow()
@@ -98,3 +99,14 @@ def test_the_hymir_view_lists_the_mapped_job_and_each_item(airflow_executor):
         assert rows["2"].function == "tests.jobs.mapping.square"
         assert detail.job_count == 6
         assert job_value(session, compat.new_dag_bag(), "hymir_map_view", run_id, "square[2]", "output") == 9
+
+        from sqlalchemy import select
+
+        from airflow.models.taskinstance import TaskInstance as TI
+
+        labels = session.execute(
+            select(TI.map_index, TI.rendered_map_index).where(
+                TI.dag_id == "hymir_map_view", TI.run_id == run_id, TI.task_id == "square"
+            )
+        ).all()
+        assert sorted(labels) == [(0, "0: 1"), (1, "1: 2"), (2, "2: 3")], "the Grid names each instance by its item"
