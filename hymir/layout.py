@@ -1,8 +1,8 @@
 """The ids that name a workflow's parts for people, worked out once for every engine and tool.
 
 A job's readable id is its function's name (``_2``, ``_3``, ... where names clash); each nested
-Chain and Group gets ``chain_1``, ``group_1``, ... (never a job's id); the leaves are the jobs
-nothing depends on. The Airflow DAG factory names its tasks and TaskGroups from this, and
+Chain and Group gets ``chain_1``, ``group_1``, ... (never a job's id); the finish line is the jobs
+whose end is every job's end. The Airflow DAG factory names its tasks and TaskGroups from this, and
 ``hymir graph`` its subgraphs, so both show the same ids.
 """
 
@@ -39,7 +39,7 @@ class WorkflowLayout:
     """How a workflow's parts are named and nested: one per workflow, from ``WorkflowLayout.of``.
 
     ``readable_ids`` (every job's and callback's id, by job identity) is worked out at once; the
-    containers and the leaves on first use, so a worker that builds one task pays only for ids.
+    containers and the finish line on first use, so a worker that builds one task pays only for ids.
     """
 
     #: The readable id of every job and ON_FINISHED callback, by job identity, in definition order.
@@ -91,11 +91,19 @@ class WorkflowLayout:
         return self._nesting[2]
 
     @functools.cached_property
-    def leaves(self) -> tuple[str, ...]:
-        """Jobs nothing depends on, in definition order: once they are done, every job is (ON_FINISHED follows them)."""
+    def finish_line(self) -> tuple[str, ...]:
+        """The jobs whose end is every job's end, in definition order (ON_FINISHED follows them).
+
+        The leaves alone are not enough: an engine may decide a job as soon as one of its
+        predecessors failed (Airflow marks it upstream_failed while the others still run), so
+        every predecessor of a job with several counts too, and so does every mapped job,
+        whose items end one by one.
+        """
         dependencies = self._workflow.dependencies
         has_successor = {upstream for _, predecessors in dependencies for upstream in predecessors}
-        return tuple(job_id for job_id in self._workflow.jobs if job_id not in has_successor)
+        awaited = {upstream for _, predecessors in dependencies if len(predecessors) > 1 for upstream in predecessors}
+        awaited |= set(self._workflow.maps)
+        return tuple(job_id for job_id in self._workflow.jobs if job_id not in has_successor or job_id in awaited)
 
     @functools.cached_property
     def _nesting(self) -> tuple[tuple[str | Container, ...], dict[str, Container], dict[str, str]]:

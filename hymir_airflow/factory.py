@@ -188,8 +188,8 @@ def _build_whole(
     if gate_id is not None:
         teardowns.append(_fail_fast_gate(workflow, task_ids, gate_id))
     for teardown in teardowns:
-        for leaf in layout.leaves:
-            link_tasks(tasks[leaf], teardown)
+        for job_id in layout.finish_line:
+            link_tasks(tasks[job_id], teardown)
 
 
 def _records_holder_before(task_id: str, tasks: dict[str, Any], dependencies: list[tuple[str, list[str]]]) -> None:

@@ -89,7 +89,10 @@ def render(workflow: Workflow, fmt: str) -> str:
     for job_id, predecessors in workflow.dependencies:
         body += [syntax.edge.format(upstream=ids[up], downstream=ids[job_id]) for up in predecessors]
     for callback_id in workflow.callback_ids():
-        body += [syntax.dashed_edge.format(upstream=ids[leaf], downstream=ids[callback_id]) for leaf in layout.leaves]
+        body += [
+            syntax.dashed_edge.format(upstream=ids[job_id], downstream=ids[callback_id])
+            for job_id in layout.finish_line
+        ]
     return "\n".join([*syntax.header, *("    " + line for line in body), *syntax.footer])
 
 

@@ -153,6 +153,8 @@ def test_graph_mermaid_shows_nesting_and_callbacks():
         "    job_2 --> job_3\n"
         "    job_1 --> job_4\n"
         "    job_3 --> job_4\n"
+        "    job_1 -.-> job_5\n"
+        "    job_3 -.-> job_5\n"
         "    job_4 -.-> job_5\n"
     )
 
@@ -175,6 +177,8 @@ def test_graph_dot_shows_nesting_and_callbacks():
         "    job_2 -> job_3;\n"
         "    job_1 -> job_4;\n"
         "    job_3 -> job_4;\n"
+        "    job_1 -> job_5 [style=dashed];\n"
+        "    job_3 -> job_5 [style=dashed];\n"
         "    job_4 -> job_5 [style=dashed];\n"
         "}\n"
     )

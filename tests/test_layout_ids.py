@@ -1,8 +1,8 @@
-"""The layout of a workflow (``hymir.layout``): readable ids, containers and leaves, the same in the CLI and on Airflow.
+"""The layout of a workflow (``hymir.layout``): ids, containers and finish line, alike in the CLI and on Airflow.
 
 The first tests pin the layout object itself and need only the core; the last ones build the
 Airflow DAG and run ``hymir graph`` on the same workflow and check that both name and nest its
-parts alike and that ON_FINISHED follows the layout's leaves.
+parts alike and that ON_FINISHED follows the layout's finish line.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hymir import Chain, Group, Workflow
+from hymir import Chain, Group, Map, Workflow
 from hymir.layout import Container, WorkflowLayout, first_free
 from hymir_cli.graph import render
 from tests.jobs import cli as cw
@@ -92,20 +92,25 @@ def test_a_workflow_without_nested_containers_has_its_jobs_at_the_top_level(work
 
 
 @pytest.mark.parametrize(
-    "workflow, leaves",
+    "workflow, finish_line",
     [
-        (nested, ("4",)),
-        (diamond, ("d",)),
+        (nested, ("1", "3", "4")),
+        (diamond, ("b", "c", "d")),
         (
             lambda: Workflow(Chain(jobs.produce(1), Group(jobs.tally("x"), Chain(jobs.tally("y"), jobs.double())))),
             ("2", "4"),
         ),
         (lambda: Workflow(Group(jobs.produce(1), jobs.produce(2))), ("1", "2")),
+        (
+            lambda: Workflow(Chain(jobs.produce(1), Map(jobs.shout(), over=("value", "word")), jobs.tally("x"))),
+            ("2", "3"),
+        ),
     ],
-    ids=["nested", "diamond", "chain-ending-in-a-group", "group"],
+    ids=["nested", "diamond", "chain-ending-in-a-group", "group", "map"],
 )
-def test_leaves_are_the_jobs_nothing_depends_on(workflow, leaves):
-    assert WorkflowLayout.of(workflow()).leaves == leaves
+def test_the_finish_line_is_the_leaves_the_predecessors_of_fan_ins_and_the_maps(workflow, finish_line):
+    """A job after several, or after a Map's items, may be decided before they all end: they are awaited too."""
+    assert WorkflowLayout.of(workflow()).finish_line == finish_line
 
 
 def test_free_ids_for_an_engines_own_tasks_avoid_the_jobs_ids():
@@ -187,22 +192,22 @@ def test_hymir_graph_and_the_dag_name_and_nest_containers_alike_when_jobs_are_na
 
 @pytest.mark.airflow
 @pytest.mark.parametrize("workflow", [nested, cw.clashing, diamond], ids=["nested", "clashing", "diamond"])
-def test_on_finished_and_the_fail_fast_gate_follow_the_layouts_leaves(workflow):
+def test_on_finished_and_the_fail_fast_gate_follow_the_layouts_finish_line(workflow):
     pytest.importorskip("airflow.sdk")
     from hymir_airflow import workflow_to_dag
     from hymir_airflow.fail_fast import FAIL_FAST_TASK_ID
 
     workflow = workflow().on(Workflow.Callbacks.ON_FINISHED, cw.report())
     layout = WorkflowLayout.of(workflow)
-    leaves = {layout.readable_ids[leaf] for leaf in layout.leaves}
+    finish_line = {layout.readable_ids[job_id] for job_id in layout.finish_line}
 
-    dag = workflow_to_dag(workflow, dag_id="leaves")
+    dag = workflow_to_dag(workflow, dag_id="finish_line")
 
     followers = [layout.readable_ids[callback_id] for callback_id in workflow.callback_ids()]
     if workflow.fail_fast:
         followers.append(FAIL_FAST_TASK_ID)
     for task_id in followers:
-        assert dag.get_task(task_id).upstream_task_ids == leaves, task_id
+        assert dag.get_task(task_id).upstream_task_ids == finish_line, task_id
 
 
 @pytest.mark.airflow

@@ -438,6 +438,26 @@ def test_failure_in_a_branch_lets_independent_branches_finish(executor, tmp_path
     assert executor.workflow_state(workflow_id).status is WorkflowStatus.FAILURE
 
 
+def test_on_finished_waits_for_a_branch_still_checking_after_a_failure(executor, tmp_path):
+    """Rule 10: the job after both branches is decided by the failure, yet ON_FINISHED waits for the other branch.
+
+    On Airflow the job after a Group is upstream_failed as soon as one member fails; a teardown
+    after the last jobs alone would run then and miss the value the other member still checks for.
+    """
+    after = tmp_path / "after"
+    workflow = Workflow(Chain(Group(sj.fail_with("broken"), pj.check_later_twice()), sj.tally(str(after))))
+    workflow.on(Workflow.Callbacks.ON_FINISHED, pj.receive())
+    workflow_id = run(executor, workflow)
+
+    states = executor.job_states(workflow_id)
+    assert states["1"].status is JobStatus.FAILURE
+    assert (states["2"].status, states["2"].checks) == (JobStatus.SUCCESS, 2), states["2"]
+    assert states["3"].status is JobStatus.PENDING and not after.exists()
+    assert states["4"].status is JobStatus.SUCCESS, states["4"].exception
+    assert states["4"].result == {"got": "checked 2 times", "type": "str"}
+    assert executor.workflow_state(workflow_id).status is WorkflowStatus.FAILURE
+
+
 def test_fail_fast_starts_nothing_after_a_failure(executor, tmp_path, request):
     """Rule 10: with fail_fast=True nothing starts after a failure: waiting jobs are not run again, all end PENDING.
 
