@@ -16,9 +16,11 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 #: The repository root, so that scripts run as ``.venv/bin/python benchmarks/<name>.py`` find hymir.
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,9 +40,16 @@ def use_private_airflow_home() -> Path:
     return home
 
 
-def parse_args(description: str, default_repeat: int, quick_repeat: int) -> argparse.Namespace:
-    """The options every benchmark takes: ``--quick``, ``--repeat`` and ``--json``."""
+def parse_args(
+    description: str,
+    default_repeat: int,
+    quick_repeat: int,
+    add_options: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> argparse.Namespace:
+    """The options every benchmark takes (``--quick``, ``--repeat``, ``--json``), and its own from ``add_options``."""
     parser = argparse.ArgumentParser(description=description)
+    if add_options is not None:
+        add_options(parser)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions and smaller sizes")
     parser.add_argument(
         "--repeat", type=int, help=f"repetitions per side (default {default_repeat}, quick {quick_repeat})"
@@ -66,6 +75,26 @@ def interleave(sides: dict[str, Callable[[], float]], repeat: int) -> dict[str, 
             gc.collect()
             figures[name].append(sides[name]())
     return figures
+
+
+class TimedTest:
+    """Runs ``dag.test()`` once per call and returns its wall time; ``cpu`` collects its CPU time.
+
+    The CPU time (of this process: the task runner and the in-process API server alike) is
+    shown beside the wall time because other load on the machine disturbs it far less.
+    """
+
+    def __init__(self, dag: Any):
+        self.dag = dag
+        self.cpu: list[float] = []
+
+    def __call__(self) -> float:
+        started, started_cpu = time.perf_counter(), time.process_time()
+        dag_run = self.dag.test()
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+        assert dag_run.state == "success", f"{self.dag.dag_id} ended {dag_run.state}"
+        self.cpu.append(cpu)
+        return elapsed
 
 
 @dataclass(frozen=True)
@@ -155,6 +184,19 @@ def report(rows: list[Row], json_path: Path | None) -> None:
 def load_rows(json_path: Path) -> list[Row]:
     """The rows that a benchmark wrote with ``--json``."""
     return [Row(**data) for data in json.loads(json_path.read_text())]
+
+
+def timed_tests_row(benchmark: str, case: str, dags: dict[str, Any], repeat: int, limit: float) -> Row:
+    """Run the ``hymir`` and ``airflow`` DAGs' ``dag.test()`` in turns; a wall-time ratio row, CPU times as notes."""
+    tests = {side: TimedTest(dag) for side, dag in dags.items()}
+    figures = interleave(dict(tests), repeat)
+    cpu = {side: Spread.of(test.cpu) for side, test in tests.items()}
+    notes = (
+        f"CPU {cpu['hymir'].show('s')}, ratio {cpu['hymir'].median / cpu['airflow'].median:.2f}",
+        f"CPU {cpu['airflow'].show('s')}",
+    )
+    hymir, airflow = Spread.of(figures["hymir"]), Spread.of(figures["airflow"])
+    return ratio_row(benchmark, case, hymir, airflow, "s", limit, notes)
 
 
 def progress(message: str) -> None:

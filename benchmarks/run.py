@@ -14,9 +14,7 @@ Run: ``.venv/bin/python benchmarks/run.py [--quick] [--repeat N]``.
 
 from __future__ import annotations
 
-import time
-
-from harness import Spread, interleave, parse_args, progress, ratio_row, report, use_private_airflow_home
+from harness import parse_args, progress, report, timed_tests_row, use_private_airflow_home
 
 use_private_airflow_home()
 
@@ -63,26 +61,6 @@ def taskflow_dag() -> DAG:
     return dag
 
 
-class TimedTest:
-    """Runs ``dag.test()`` once per call and returns its wall time; ``cpu`` collects its CPU time.
-
-    The CPU time (of this process: the task runner and the in-process API server alike) is
-    shown beside the wall time because other load on the machine disturbs it far less.
-    """
-
-    def __init__(self, dag: DAG):
-        self.dag = dag
-        self.cpu: list[float] = []
-
-    def __call__(self) -> float:
-        started, started_cpu = time.perf_counter(), time.process_time()
-        dag_run = self.dag.test()
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - started_cpu
-        assert dag_run.state == "success", f"{self.dag.dag_id} ended {dag_run.state}"
-        self.cpu.append(cpu)
-        return elapsed
-
-
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0], default_repeat=5, quick_repeat=2)
     ensure_database()
@@ -92,15 +70,7 @@ def main() -> None:
         register_dag(dag)
         dag.test()  # the first run of each pays one-off costs (imports, connections, caches)
     progress(f"run: dag.test() of {STAGES * (WIDTH + 1)} tasks, {args.repeat} x each side")
-    tests = {side: TimedTest(dag) for side, dag in dags.items()}
-    figures = interleave(dict(tests), args.repeat)
-    hymir, airflow = Spread.of(figures["hymir"]), Spread.of(figures["airflow"])
-    cpu = {side: Spread.of(test.cpu) for side, test in tests.items()}
-    notes = (
-        f"CPU {cpu['hymir'].show('s')}, ratio {cpu['hymir'].median / cpu['airflow'].median:.2f}",
-        f"CPU {cpu['airflow'].show('s')}",
-    )
-    row = ratio_row("run", f"dag.test(), {STAGES * (WIDTH + 1)} jobs", hymir, airflow, "s", TARGET, notes)
+    row = timed_tests_row("run", f"dag.test(), {STAGES * (WIDTH + 1)} jobs", dags, args.repeat, TARGET)
     report([row], args.json)
 
 
