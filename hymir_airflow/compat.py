@@ -58,12 +58,19 @@ HAS_EXTERNAL_VIEWS = AIRFLOW_MINOR >= (3, 1)
 # The type checker runs on the newest supported Airflow: the imports for older minors carry a
 # ``type: ignore``, since that Airflow lacks them or types them differently.
 if AIRFLOW_MINOR >= (3, 2):
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout, AirflowTaskTimeout
+    from airflow.sdk.exceptions import (
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+        AirflowTaskTimeout,
+    )
 else:
     from airflow.exceptions import (  # type: ignore[attr-defined,no-redef]
         AirflowException,
         AirflowFailException,
         AirflowSensorTimeout,
+        AirflowSkipException,
         AirflowTaskTimeout,
     )
 
@@ -81,6 +88,7 @@ __all__ = [
     "AirflowException",
     "AirflowFailException",
     "AirflowSensorTimeout",
+    "AirflowSkipException",
     "AirflowTaskTimeout",
 ]
 
@@ -372,7 +380,7 @@ def read_records(
     from sqlalchemy import select
 
     wanted = set(instances)
-    task_ids = {instance.partition("[")[0] for instance in wanted}
+    task_ids = {split_instance_key(instance)[0] for instance in wanted}
     if HAS_TASK_STATE_STORE:
         from airflow.models.task_state_store import TaskStateStoreModel as Store
 
@@ -519,7 +527,7 @@ def return_values(session: Session, dag_id: str, run_id: str, instances: list[st
         XComModel.dag_id == dag_id,
         XComModel.run_id == run_id,
         XComModel.key == "return_value",
-        XComModel.task_id.in_({instance.partition("[")[0] for instance in wanted}),
+        XComModel.task_id.in_({split_instance_key(instance)[0] for instance in wanted}),
     )
     read = stored_value_reader()
     rows = ((instance_key(row.task_id, row.map_index), row) for row in session.scalars(query))

@@ -32,6 +32,7 @@ from hymir_airflow.compat import (
     AirflowException,
     AirflowFailException,
     AirflowSensorTimeout,
+    AirflowSkipException,
     AirflowTaskTimeout,
     ChosenRescheduleInterval,
     RecordStore,
@@ -536,21 +537,28 @@ class HymirItemOperator(HymirJobOperator):
         set_own_attributes(self, hymir_item=hymir_item, mapped_job_id=hymir_job_id)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        """Run this item: as its own job ``"3[n]"``, unless an item failed before it in a fail_fast Map."""
+        """Run this item: as its own job ``"3[n]"``, unless another item failed in a fail_fast Map or workflow."""
         ti = context["ti"]
         index = ti.map_index if ti.map_index is not None else -1
         set_own_attributes(self, hymir_job_id=item_id(self.mapped_job_id, index))
-        # What the task's map_index_template shows: the item's index and value.
-        context["hymir_item"] = item_label(index, decode(self.hymir_item))  # type: ignore[typeddict-unknown-key]
+        # What the task's map_index_template shows: the item's index and value, masked (Airflow stores and shows it).
+        context["hymir_item"] = item_label(index, redact(decode(self.hymir_item)))  # type: ignore[typeddict-unknown-key]
         if self.render_templates:
             args, kwargs = self.render_template([self.job_args, self.job_kwargs], context)
             set_own_attributes(self, job_args=args, job_kwargs=kwargs)
-        if self.workflow.maps[self.mapped_job_id].fail_fast:
+        map_fail_fast = self.workflow.maps[self.mapped_job_id].fail_fast
+        if map_fail_fast or self.workflow.fail_fast:
             failed = sorted(
                 other
                 for other, state in item_states(ti, self.task_id).items()
                 if other != index and job_status(state) is JobStatus.FAILURE
             )
+            if failed and self.workflow.fail_fast:
+                # Airflow's fail_fast stops every task but the failed one's: its sibling items are left to us.
+                raise AirflowSkipException(
+                    f"{self._who()}: not run, since item {item_id(self.mapped_job_id, failed[0])} failed "
+                    "and the workflow is fail_fast"
+                )
             if failed:
                 outcome = item_stopped_outcome(item_id(self.mapped_job_id, failed[0]))
                 return self._act(context, self._record(context), outcome)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from hymir.executor import JobStatus, WorkflowStatus
+from hymir.mapping import split_item_id
 from hymir_airflow.values import decode, encode
 
 #: The key under which a Hymir task keeps its record (in ``context["task_state_store"]`` on 3.3+).
@@ -34,9 +35,8 @@ def instance_key(task_id: str, map_index: int) -> str:
 
 
 def split_instance_key(instance: str) -> tuple[str, int]:
-    """``(task_id, map_index)`` of an ``instance_key``; -1 for a task that is not mapped."""
-    task_id, bracket, rest = instance.partition("[")
-    return (task_id, int(rest[:-1])) if bracket else (task_id, -1)
+    """``(task_id, map_index)`` of an ``instance_key``; -1 for a task that is not mapped (or no such key)."""
+    return split_item_id(instance) or (instance, -1)
 
 
 def plain_state(state: Any) -> str | None:

@@ -4,7 +4,8 @@ Nodes are jobs labelled with their identity, function name and output; edges com
 ``Workflow.dependencies``. Nested Chains and Groups become subgraphs with the ids the Airflow
 TaskGroups get (``chain_1``, ``group_1``, ... from ``hymir.layout``); the outermost container
 is the whole graph and gets none, nor does a workflow built from explicit edges. ON_FINISHED
-callbacks hang off every leaf job with dashed edges, as they run after all of them. A mapped
+callbacks hang with dashed edges off the layout's finish line, the jobs whose end is every job's
+end. A mapped
 job is drawn as a stack of boxes (one per item at run time) labelled with what it goes over.
 """
 

@@ -68,9 +68,14 @@ def behave_map(**options: Any) -> Map:
     return Map(mp.behave(), over=("items", "item"), **options)
 
 
-def items_workflow(items: Any, *, consumer: bool = True, callback: bool = True, **options: Any) -> Workflow:
+def items_workflow(
+    items: Any, *, consumer: bool = True, callback: bool = True, workflow_fail_fast: bool = False, **options: Any
+) -> Workflow:
     """make_items -> behave per item (-> collect), with an ON_FINISHED callback reporting the items' values."""
-    workflow = Workflow(Chain(mp.make_items(items), behave_map(**options), *([mp.collect()] if consumer else [])))
+    workflow = Workflow(
+        Chain(mp.make_items(items), behave_map(**options), *([mp.collect()] if consumer else [])),
+        fail_fast=workflow_fail_fast,
+    )
     return workflow.on(ON_FINISHED, mp.report_results()) if callback else workflow
 
 
@@ -88,6 +93,7 @@ SCENARIOS: dict[str, Callable[[], Workflow]] = {
     "not_a_list_dict": lambda: items_workflow({"a": 1}),
     "not_a_list_none": lambda: Workflow(Chain(mp.make_nothing(), behave_map(), mp.collect())),
     "fail_fast": lambda: items_workflow(FAIL_FAST_ITEMS, fail_fast=True),
+    "workflow_fail_fast": lambda: items_workflow(FAIL_FAST_ITEMS, workflow_fail_fast=True),
 }
 
 
@@ -428,6 +434,21 @@ def test_map_fail_fast_stops_the_items_that_would_check_again(executor):
     assert states["4"].result == {"status": "failure", "results": []}
     assert observed.outputs == {"items": [FAIL_FAST_ITEMS]}  # no item succeeded: no value of 'results'
 
+    assert observed.workflow_state.status is WorkflowStatus.FAILURE
+
+
+def test_a_fail_fast_workflow_checks_no_item_again_after_one_failed(executor):
+    """Workflow fail_fast: after item 0 fails, items 1 and 2, waiting for their next check, never run again."""
+    observed = observe(executor, "workflow_fail_fast")
+    states = observed.states
+
+    assert states["2[0]"].status is JobStatus.FAILURE
+    for waiting in ("2[1]", "2[2]"):
+        state = states[waiting]
+        assert (state.status, state.checks, state.context) == (JobStatus.PENDING, 1, {"n": 1, "seen": [waiting]})
+    assert states["2"].status is JobStatus.FAILURE
+    assert states["3"].status is JobStatus.PENDING
+    assert states["4"].result == {"status": "failure", "results": []}
     assert observed.workflow_state.status is WorkflowStatus.FAILURE
 
 

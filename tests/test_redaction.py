@@ -71,3 +71,25 @@ def test_records_are_masked_and_the_job_still_gets_its_context(airflow_executor,
     assert all(secret not in record and password not in record for record in records), records
     sealed = [record for record in records if "sealed_context" in record and "gAAAA" in record]
     assert len(sealed) == 1, "the context with the password is sealed with the Fernet key"
+
+
+def test_the_grid_label_of_a_mapped_item_is_masked(airflow_executor, secret):
+    """An item's map_index_template label (rendered_map_index, stored and shown by Airflow) has the secret masked."""
+    from sqlalchemy import select
+
+    from airflow.models.taskinstance import TaskInstance
+
+    from hymir import Chain, Map
+
+    workflow = Workflow(Chain(jobs.tokens_with_secret(), Map(jobs.token_length(), over=("tokens", "token"))))
+    run_id = airflow_executor.run(workflow)
+    airflow_executor.wait(run_id, timeout=120)
+    assert airflow_executor.job_state(run_id, "2").result == [len(f"token={secret}"), 5]
+
+    with create_session() as session:
+        labels = session.execute(
+            select(TaskInstance.map_index, TaskInstance.rendered_map_index).where(
+                TaskInstance.run_id == run_id, TaskInstance.task_id == "token_length"
+            )
+        ).all()
+    assert sorted(labels) == [(0, '0: "token=***"'), (1, '1: "plain"')]

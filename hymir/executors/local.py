@@ -254,7 +254,6 @@ class _Phase:
             if settings.max_active is not None and self.active.get(mapped, 0) >= settings.max_active:
                 self.held.setdefault(mapped, deque()).append(job_id)
                 return
-            self.active[mapped] = self.active.get(mapped, 0) + 1
         with run.lock:
             run.jobs[job_id].status = JobStatus.STARTING
             provided = {
@@ -267,6 +266,9 @@ class _Phase:
             }
         self.executor._pool.submit(self._call, job_id, provided, self.item_values.get(job_id))
         self.running.add(job_id)
+        if mapped is not None:
+            # Counted once submitted: an item the pool refused holds no slot.
+            self.active[mapped] = self.active.get(mapped, 0) + 1
 
     def _expand(self, job_id: str) -> None:
         """Start a mapped job: one item per item of the list it goes over, or its outcome at once for none."""

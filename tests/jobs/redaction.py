@@ -45,3 +45,15 @@ def keep_connection_password_in_context(job_state: JobState):
 def leaking_workflow() -> Workflow:
     """Three jobs that put a secret where Hymir records it: an exception, a Failure value, a context."""
     return Workflow(Group(leak_in_exception(), leak_in_failure(), keep_connection_password_in_context()))
+
+
+@job(output="tokens")
+def tokens_with_secret():
+    """Items of a Map, the first holding a secret (a Variable, so that Airflow's masker knows it)."""
+    return Success([f"token={Variable.get(SECRET_VARIABLE)}", "plain"])
+
+
+@job(output="lengths")
+def token_length(token: str):
+    """One item of 'tokens': its length."""
+    return Success(len(token))
