@@ -335,6 +335,12 @@ class Workflow:
         item = split_item_id(job_id) if job_id not in self._jobs else None
         return item[0] if item is not None and item[0] in self._maps else None
 
+    def map_producer(self, job_id: str) -> str:
+        """The job whose list output the mapped job ``job_id`` goes over (validation made it exactly one)."""
+        binding = next(binding for binding in self.input_bindings(job_id) if binding.each)
+        (producer,) = binding.producers or ()
+        return producer
+
     def callback_ids(self) -> list[str]:
         """Identities of every callback job, in registration order."""
         return [str(job.identity) for jobs in self._callbacks.values() for job in jobs]

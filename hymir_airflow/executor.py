@@ -92,7 +92,7 @@ class BaseAirflowExecutor(Executor):
             raise KeyError(f"workflow {workflow_id} has no jobs {missing}")
         # A mapped job's state comes from all its items, asked for or not.
         needed = list(dict.fromkeys([*wanted, *(item_id(j, i) for j in wanted if j in items for i in items[j])]))
-        needed += [producer for j in wanted if j in items and not items[j] for producer in self._producers(workflow, j)]
+        needed += [workflow.map_producer(j) for j in wanted if j in items and not items[j]]
         names = [known[job_id] for job_id in needed]
         records = self._backend.records(dag_id, workflow_id, names, layout.free_id(RECORDS_TASK_ID))
         succeeded = [name for name in names if name in rows and job_status(rows[name].state) is JobStatus.SUCCESS]
@@ -110,11 +110,6 @@ class BaseAirflowExecutor(Executor):
                 state.exception = stopped_outcome().reason if stopped else _unrecorded(rows[known[job_id]])
         return {job_id: states[job_id] for job_id in wanted}
 
-    @staticmethod
-    def _producers(workflow: Workflow, job_id: str) -> list[str]:
-        """The job whose list a mapped job goes over."""
-        return [p for binding in workflow.input_bindings(job_id) if binding.each for p in binding.producers or ()]
-
     def _mapped_state(
         self,
         workflow: Workflow,
@@ -126,8 +121,7 @@ class BaseAirflowExecutor(Executor):
     ) -> JobState:
         """A mapped job's state: its items' outcome once none of them runs any more (the run's end counts)."""
         if not indexes:
-            (producer,) = self._producers(workflow, job_id)
-            made = states[producer]
+            made = states[workflow.map_producer(job_id)]
             if made.status is JobStatus.SUCCESS and made.result == []:
                 return map_outcome(workflow, job_id, []).state_after(JobState())
             return states[job_id]

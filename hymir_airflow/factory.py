@@ -64,7 +64,7 @@ def workflow_to_dag(
     params: dict[str, Any] | None = None,
     **dag_kwargs: Any,
 ) -> DAG:
-    """Build the Airflow DAG that runs ``workflow``: one HymirJobOperator task per job.
+    """Build the Airflow DAG that runs ``workflow``: one HymirJobOperator task per job, a mapped one per job in a Map.
 
     A job's Retry results are capped by Hymir's rule, as on every engine (``Retry(max_retries=n)``,
     else the job's ``meta["max_retries"]``, else ``Workflow(max_retries=...)``); each task gets
@@ -219,7 +219,7 @@ def _build_for_worker(
     maps = workflow.maps
     if job_id in maps:
         # Airflow expands the task over its producer's output: the producer's task must exist too.
-        producer = _item_producer(workflow, job_id)
+        producer = workflow.map_producer(job_id)
         producer_task = _job_task(workflow, producer, task_ids, operator_defaults, None)
         _mapped_task(workflow, job_id, task_ids, operator_defaults, None, {producer: producer_task})
         return
@@ -260,12 +260,6 @@ def _job_task(
     return task.as_teardown() if teardown else task
 
 
-def _item_producer(workflow: Workflow, job_id: str) -> str:
-    """The job whose list output the mapped job ``job_id`` goes over."""
-    binding = next(binding for binding in workflow.input_bindings(job_id) if binding.each)
-    return (binding.producers or ())[0]
-
-
 def _mapped_task(
     workflow: Workflow,
     job_id: str,
@@ -294,7 +288,7 @@ def _mapped_task(
         arguments["task_display_name"] = name
     if mapped.max_active is not None:
         arguments["max_active_tis_per_dagrun"] = mapped.max_active
-    producer = _item_producer(workflow, job_id)
+    producer = workflow.map_producer(job_id)
     needed = {p for binding in workflow.input_bindings(job_id) for p in binding.producers or ()}
     retries = RETRY_LIMIT + arguments["airflow_retries"]
     settings = {name: arguments.pop(name) for name in HYMIR_SETTINGS if name in arguments}

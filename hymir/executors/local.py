@@ -273,7 +273,7 @@ class _Phase:
     def _expand(self, job_id: str) -> None:
         """Start a mapped job: one item per item of the list it goes over, or its outcome at once for none."""
         run = self.run_
-        (producer,) = next(b for b in run.workflow.input_bindings(job_id) if b.each).producers or ()
+        producer = run.workflow.map_producer(job_id)
         with run.lock:
             values = json_copy(run.jobs[producer].result)
             items = [item_id(job_id, index) for index in range(len(values))]
