@@ -52,8 +52,10 @@ def job_status(task_instance_state: Any) -> JobStatus:
 def mapped_status(item_states: dict[int, str | None]) -> JobStatus:
     """The Hymir status of a mapped job from its task instances' states by map index (-1: not expanded).
 
-    A mapped task that Airflow skipped without expanding it had no item to run: its job succeeded.
-    Otherwise the job is done once every item is: a success if each succeeded.
+    For an ON_FINISHED callback's view of the jobs before it: a mapped task that Airflow skipped
+    without expanding it had no item to run, so its job succeeded (when a fail_fast run skipped it
+    instead, another job failed and the run's outcome is a failure anyway). Otherwise the job is
+    done once every item is: a success if each succeeded.
     """
     items = [job_status(state) for index, state in item_states.items() if index >= 0]
     if not items:

@@ -82,6 +82,19 @@ def test_a_map_longer_than_airflow_allows_is_refused_when_the_dag_is_built(monke
         parse(monkeypatch, None, mapped_workflow(max_length=limit + 1))
 
 
+def test_the_hymir_view_words_a_failed_mapped_job_as_airflow_does(airflow_executor):
+    """A mapped job whose item raised is ``failed`` on the run page, like its item's row and Airflow's Grid."""
+    from hymir_airflow.ui.queries import run_detail
+
+    workflow = Workflow(Chain(mj.numbers([2, "x"]), Map(mj.square(), over="n"), mj.total()))
+    run_id = airflow_executor.run(workflow, dag_id="hymir_map_view_failed")
+    airflow_executor.wait(run_id, timeout=60)
+    with compat.metadata_session() as session:
+        detail = run_detail(session, compat.new_dag_bag(), "hymir_map_view_failed", run_id)
+    states = {row.job_id: row.state for row in detail.jobs}
+    assert states == {"1": "success", "2": "failed", "2[0]": "success", "2[1]": "failed", "3": "upstream_failed"}
+
+
 def test_the_hymir_view_and_the_grid_show_each_item(airflow_executor):
     """The run page has the mapped job's row (its items' state together) and one row per item, with its output;
     Airflow's Grid labels each task instance with its item's index and value."""

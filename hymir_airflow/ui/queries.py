@@ -24,7 +24,7 @@ from hymir.mapping import item_id
 from hymir_airflow import compat
 from hymir_airflow.backends.database import MetadataDatabase
 from hymir_airflow.factory import HYMIR_TAG
-from hymir_airflow.state import STORE_KEY, JobRecord, instance_key, mapped_status, plain_state, split_instance_key
+from hymir_airflow.state import STORE_KEY, JobRecord, instance_key, plain_state, split_instance_key
 from hymir_airflow.task_docs import job_of
 from hymir_airflow.ui.preview import Preview, preview_arguments, preview_json, preview_text
 from hymir_airflow.values import decode
@@ -176,7 +176,7 @@ def run_detail(session: Session, dag_bag: Any, dag_id: str, run_id: str, page: i
         state = plain_state(row.state) if row else None
         if task.is_mapped and index < 0:
             items = {r.map_index: plain_state(r.state) for r in rows.values() if r.task_id == task.task_id}
-            state = mapped_status(items).value
+            state = _mapped_row_state(items, run_over=plain_state(dag_run.state) in ("success", "failed"))
         jobs.append(
             JobTableRow(
                 job_id=job_id if index < 0 else item_id(job_id, index),
@@ -208,6 +208,24 @@ def run_detail(session: Session, dag_bag: Any, dag_id: str, run_id: str, page: i
         pages,
         version,
     )
+
+
+def _mapped_row_state(states: dict[int, str | None], run_over: bool) -> str | None:
+    """A mapped task's row in Airflow's words, like its items' rows.
+
+    The task's own state until it expands (``skipped`` with no item), then ``running`` while an
+    item may still run, ``success`` when every item succeeded and ``failed`` otherwise.
+    """
+    items = [state for index, state in states.items() if index >= 0]
+    if not items:
+        return states.get(-1)
+    if all(state == "success" for state in items):
+        return "success"
+    if run_over or all(
+        state in ("failed", "upstream_failed", "skipped", "removed") for state in items if state != "success"
+    ):
+        return "failed"
+    return "running"
 
 
 def job_value(session: Session, dag_bag: Any, dag_id: str, run_id: str, task_id: str, part: str) -> Any:
