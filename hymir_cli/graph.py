@@ -5,8 +5,8 @@ Nodes are jobs labelled with their identity, function name and output; edges com
 TaskGroups get (``chain_1``, ``group_1``, ... from ``hymir.layout``); the outermost container
 is the whole graph and gets none, nor does a workflow built from explicit edges. ON_FINISHED
 callbacks hang with dashed edges off the layout's finish line, the jobs whose end is every job's
-end. A mapped
-job is drawn as a stack of boxes (one per item at run time) labelled with what it goes over.
+end. A mapped job is drawn as a stack of boxes (one per item at run time) labelled with what it
+goes over.
 """
 
 from __future__ import annotations

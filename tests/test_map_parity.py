@@ -22,6 +22,7 @@ import pytest
 
 from hymir import Chain, Group, JobState, JobStatus, Map, Workflow, WorkflowState, WorkflowStatus
 from tests.jobs import map_parity as mp
+from tests.jobs import mapping as mj
 from tests.test_parity import is_airflow, run
 
 ON_FINISHED = Workflow.Callbacks.ON_FINISHED
@@ -73,7 +74,7 @@ def items_workflow(
 ) -> Workflow:
     """make_items -> behave per item (-> collect), with an ON_FINISHED callback reporting the items' values."""
     workflow = Workflow(
-        Chain(mp.make_items(items), behave_map(**options), *([mp.collect()] if consumer else [])),
+        Chain(mj.make_items(items), behave_map(**options), *([mp.collect()] if consumer else [])),
         fail_fast=workflow_fail_fast,
     )
     return workflow.on(ON_FINISHED, mp.report_results()) if callback else workflow
@@ -86,12 +87,12 @@ SCENARIOS: dict[str, Callable[[], Workflow]] = {
     "succeeding": lambda: items_workflow(SUCCEEDING_ITEMS),
     "empty": lambda: items_workflow([]),
     "whoami": lambda: Workflow(
-        Chain(mp.flag(0), mp.make_items(WHOAMI_ITEMS), Map(mp.whoami(), over=("items", "item"), max_active=2))
+        Chain(mj.flag(0), mj.make_items(WHOAMI_ITEMS), Map(mp.whoami(), over=("items", "item"), max_active=2))
     ).on(ON_FINISHED, mp.collect()),
-    "by_name": lambda: Workflow(Chain(mp.numbers([4, 1, 3]), Map(mp.square(), over="n"), mp.total())),
-    "raising": lambda: Workflow(Chain(mp.numbers([2, "x", 3]), Map(mp.square(), over="n"), mp.total())),
+    "by_name": lambda: Workflow(Chain(mj.numbers([4, 1, 3]), Map(mj.square(), over="n"), mp.total())),
+    "raising": lambda: Workflow(Chain(mj.numbers([2, "x", 3]), Map(mj.square(), over="n"), mp.total())),
     "not_a_list_dict": lambda: items_workflow({"a": 1}),
-    "not_a_list_none": lambda: Workflow(Chain(mp.make_nothing(), behave_map(), mp.collect())),
+    "not_a_list_none": lambda: Workflow(Chain(mj.make_nothing(), behave_map(), mp.collect())),
     "fail_fast": lambda: items_workflow(FAIL_FAST_ITEMS, fail_fast=True),
     "workflow_fail_fast": lambda: items_workflow(FAIL_FAST_ITEMS, workflow_fail_fast=True),
 }
@@ -380,7 +381,7 @@ def test_an_item_that_raises_fails_alone_with_its_traceback(executor):
     assert raised.exception is not None and raised.exception.startswith("Traceback"), raised.exception
     assert exception_kind(raised.exception) == "TypeError: can't multiply sequence by non-int of type 'str'"
     assert [states[i].status for i in ("2[0]", "2[2]")] == [JobStatus.SUCCESS] * 2
-    assert states["2"].exception == "job 2 (tests.jobs.map_parity.square): 1 of its 3 items did not succeed: 2[1]"
+    assert states["2"].exception == "job 2 (tests.jobs.mapping.square): 1 of its 3 items did not succeed: 2[1]"
     assert states["3"].status is JobStatus.PENDING
     assert observed.outputs == {"n": [[2, "x", 3]], "squares": [4, 9]}
     assert observed.workflow_state.status is WorkflowStatus.FAILURE
@@ -403,7 +404,7 @@ def test_a_producer_whose_value_is_not_a_list_fails_and_the_map_never_expands(ex
         0,
         0,
         {},
-        f"InvalidJobReturn: job 1 (tests.jobs.map_parity.{function}): output 'items' is mapped over by job 2 "
+        f"InvalidJobReturn: job 1 (tests.jobs.mapping.{function}): output 'items' is mapped over by job 2 "
         f"({BEHAVE}), so it must be a list, not a {kind}",
         None,
     )
@@ -484,7 +485,7 @@ def test_an_items_check_later_wait_is_honoured_on_airflow(airflow_executor, requ
         request.applymarker(pytest.mark.xfail(strict=False, reason=CHECK_TOO_SOON))
     wait = 3
     workflow = Workflow(
-        Group(Chain(mp.numbers([wait, wait]), Map(mp.timed_check(), over=("n", "wait"))), mp.timed_check(wait))
+        Group(Chain(mj.numbers([wait, wait]), Map(mp.timed_check(), over=("n", "wait"))), mp.timed_check(wait))
     )
     workflow_id = run(airflow_executor, workflow)
     states = airflow_executor.job_states(workflow_id)

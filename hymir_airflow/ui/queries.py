@@ -19,12 +19,13 @@ from typing import Any
 from fastapi import HTTPException, status
 from sqlalchemy.orm import Session
 
+from hymir.executor import WorkflowState
 from hymir.layout import first_free
 from hymir.mapping import item_id
 from hymir_airflow import compat
 from hymir_airflow.backends.database import MetadataDatabase
 from hymir_airflow.factory import HYMIR_TAG
-from hymir_airflow.state import STORE_KEY, JobRecord, instance_key, plain_state, split_instance_key
+from hymir_airflow.state import STORE_KEY, JobRecord, instance_key, plain_state, split_instance_key, workflow_status
 from hymir_airflow.task_docs import job_of
 from hymir_airflow.ui.preview import Preview, preview_arguments, preview_json, preview_text
 from hymir_airflow.values import decode
@@ -176,7 +177,7 @@ def run_detail(session: Session, dag_bag: Any, dag_id: str, run_id: str, page: i
         state = plain_state(row.state) if row else None
         if task.is_mapped and index < 0:
             items = {r.map_index: plain_state(r.state) for r in rows.values() if r.task_id == task.task_id}
-            state = _mapped_row_state(items, run_over=plain_state(dag_run.state) in ("success", "failed"))
+            state = _mapped_row_state(items, run_over=WorkflowState(workflow_status(dag_run.state)).is_finished)
         jobs.append(
             JobTableRow(
                 job_id=job_id if index < 0 else item_id(job_id, index),
@@ -221,9 +222,7 @@ def _mapped_row_state(states: dict[int, str | None], run_over: bool) -> str | No
         return states.get(-1)
     if all(state == "success" for state in items):
         return "success"
-    if run_over or all(
-        state in ("failed", "upstream_failed", "skipped", "removed") for state in items if state != "success"
-    ):
+    if run_over or all(state in ("success", "failed", "upstream_failed", "skipped", "removed") for state in items):
         return "failed"
     return "running"
 

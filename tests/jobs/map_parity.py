@@ -1,5 +1,7 @@
 """Job functions for the Map parity tests (tests/test_map_parity.py): one Map, the same items on both engines.
 
+The producers and ``square`` are those of ``tests.jobs.mapping``; these are the jobs only parity needs.
+
 An item of ``behave`` is a dict that says what that item does, so one Map can hold items that
 succeed at once, retry, check again later, fail and raise. Waits are zero seconds unless an item
 asks for more (the LocalExecutor runs on a VirtualClock, and Airflow's dag.test() should not
@@ -12,32 +14,6 @@ import time
 from typing import Any
 
 from hymir import CheckLater, Failure, Retry, Success, job
-
-# --- producers ------------------------------------------------------------------------------------
-
-
-@job(output="items")
-def make_items(values):
-    """Produce ``values`` (a list, or anything else for the tests that want a bad one) into 'items'."""
-    return Success(values)
-
-
-@job(output="items")
-def make_nothing():
-    """Return None (Success(None)) for output 'items': not a list."""
-
-
-@job(output="n")
-def numbers(values: list[Any]):
-    """Produce a list of numbers (or not quite numbers) into 'n'."""
-    return Success(values)
-
-
-@job(output="flag")
-def flag(value):
-    """Produce one value into 'flag', so that the jobs after it get other identities."""
-    return Success(value)
-
 
 # --- jobs run once per item -----------------------------------------------------------------------
 
@@ -76,12 +52,6 @@ def timed_check(wait: float, *, job_state):
     if job_state.checks == 0:
         return CheckLater(wait_for=wait, context={"first": time.time()})
     return Success(time.time() - job_state.context["first"])
-
-
-@job(output="squares")
-def square(n: int):
-    """Square one number (the item of 'n' goes to the parameter of that name); a string raises TypeError."""
-    return Success(n * n)
 
 
 # --- consumers of a mapped job's output -----------------------------------------------------------
