@@ -439,15 +439,32 @@ class HymirJobOperator(ChosenRescheduleInterval):
             states = self._states(context, [p for p in producers if p not in maps])
             producers = [p for p in producers if p in maps or states[p] is JobStatus.SUCCESS]
         if any(p in maps for p in producers):
-            # A mapped producer's values are those of its items that succeeded, in item order.
             values: list[Any] = []
             for producer in producers:
                 if producer in maps:
-                    values.extend(map(decode, item_values(context["ti"], self.job_task_ids[producer])))
+                    values.extend(self._pull_items(context, binding, producer))
                 else:
                     values.extend(self._pull_values(context, binding, [producer]))
             return values
         return self._pull_values(context, binding, producers)
+
+    def _pull_items(self, context: Context, binding: InputBinding, producer: str) -> list[Any]:
+        """The values of a mapped producer's items that succeeded, in item order, failing when one is missing.
+
+        The values come in one request and the items' states in another; only when they disagree
+        are the succeeded items asked for one by one, to name the ones whose value is gone.
+        """
+        ti = context["ti"]
+        task_id = self.job_task_ids[producer]
+        stored = item_values(ti, task_id)
+        succeeded = sorted(
+            index for index, state in item_states(ti, task_id).items() if index >= 0 and state == "success"
+        )
+        if len(stored) < len(succeeded):
+            gone = [index for index in succeeded if ti.xcom_pull(task_ids=task_id, map_indexes=index) is None]
+            items = ", ".join(item_id(producer, index) for index in gone)
+            raise MissingValue(self._missing_message(binding, producer, f"{task_id}, item {items}"))
+        return [decode(value) for value in stored]
 
     def _pull_values(self, context: Context, binding: InputBinding, producers: list[str]) -> list[Any]:
         """The values of jobs that are not mapped, from their XComs in one request, failing when one is missing."""
@@ -457,13 +474,16 @@ class HymirJobOperator(ChosenRescheduleInterval):
         stored = context["ti"].xcom_pull(task_ids=task_ids, key="return_value")
         for producer, task_id, value in zip(producers, task_ids, stored, strict=True):
             if value is None:
-                raise MissingValue(
-                    f"{self._who()}: input {binding.output!r}: the value of "
-                    f"{describe(self.workflow[producer])} (task {task_id}) is missing from XCom, although that task "
-                    "ran before this one: its XCom was cleared or deleted, or this task runs alone "
-                    "(`airflow tasks test`); run the producer again"
-                )
+                raise MissingValue(self._missing_message(binding, producer, task_id))
         return [decode(value) for value in stored]
+
+    def _missing_message(self, binding: InputBinding, producer: str, where: str) -> str:
+        """Why an input failed: the value of ``producer`` (its task, or items, named by ``where``) is gone."""
+        return (
+            f"{self._who()}: input {binding.output!r}: the value of {describe(self.workflow[producer])} "
+            f"(task {where}) is missing from XCom, although that task ran before this one: its XCom was "
+            "cleared or deleted, or this task runs alone (`airflow tasks test`); run the producer again"
+        )
 
     def _states(self, context: Context, job_ids: list[str]) -> dict[str, JobStatus]:
         """The status of each of ``job_ids`` in this run; a mapped job's from its items, asked for on their own.

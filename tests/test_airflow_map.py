@@ -16,7 +16,7 @@ from airflow.sdk.definitions.context import (  # noqa: E402
     _AIRFLOW_PARSING_CONTEXT_TASK_ID,
 )
 
-from hymir import Chain, InvalidWorkflow, Map, Workflow  # noqa: E402
+from hymir import Chain, InvalidWorkflow, JobStatus, Map, Workflow  # noqa: E402
 from hymir_airflow import compat, workflow_to_dag  # noqa: E402
 from hymir_airflow.compat import dag_serializer  # noqa: E402
 from tests.jobs import mapping as mj  # noqa: E402
@@ -123,3 +123,17 @@ def test_the_hymir_view_and_the_grid_show_each_item(airflow_executor):
             )
         ).all()
         assert sorted(labels) == [(0, "0: 1"), (1, "1: 2"), (2, "2: 3")], "the Grid names each instance by its item"
+
+
+def test_a_consumer_of_an_item_whose_value_is_gone_fails_naming_the_item(airflow_executor):
+    """An item's XCom deleted after it succeeded fails its consumer, naming the item, instead of a shorter list."""
+    workflow = Workflow(
+        Chain(mj.numbers([1, 2, 3]), Map(mj.square(), over="n"), mj.delete_item_value("square", 1), mj.total())
+    )
+    run_id = airflow_executor.run(workflow, dag_id="hymir_map_missing_item")
+    states = airflow_executor.job_states(run_id)
+    assert states["3"].status is JobStatus.SUCCESS
+    assert states["4"].status is JobStatus.FAILURE
+    assert "input 'squares': the value of job 2 (tests.jobs.mapping.square) (task square, item 2[1]) is missing" in (
+        states["4"].exception or ""
+    )

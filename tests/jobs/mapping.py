@@ -172,3 +172,23 @@ def first_square(squares: int):
 def report_results(results: list[Any], workflow_state):
     """An ON_FINISHED callback: the values of the items that succeeded, and the workflow's status."""
     return Success({"status": workflow_state.status.value, "results": results})
+
+
+# --- Airflow only ---------------------------------------------------------------------------------
+
+
+@job(inputs=["workflow_id"])
+def delete_item_value(task_id: str, map_index: int, *, workflow_id: str):
+    """Delete the XCom of one item of mapped task ``task_id`` in this run, as a user clearing it would."""
+    from sqlalchemy import delete
+
+    from airflow.models.xcom import XComModel
+
+    from hymir_airflow.compat import metadata_session
+
+    with metadata_session() as session:
+        session.execute(
+            delete(XComModel).where(
+                XComModel.run_id == workflow_id, XComModel.task_id == task_id, XComModel.map_index == map_index
+            )
+        )
