@@ -13,7 +13,7 @@ from hymir.errors import (
 from hymir.executor import Executor, JobState, JobStatus, WorkflowState, WorkflowStatus
 from hymir.job import CheckLater, Failure, Job, JobResult, Retry, Success
 from hymir.mapping import Map
-from hymir.workflow import Chain, Group, Workflow
+from hymir.workflow import Chain, Group, Unit, Workflow
 
 if TYPE_CHECKING:
     # Type checkers see the decorator; at run time the name is the module, which is callable too.
@@ -38,6 +38,7 @@ __all__ = [
     "Map",
     "Retry",
     "Success",
+    "Unit",
     "Workflow",
     "WorkflowDoesNotExist",
     "WorkflowNotFinished",

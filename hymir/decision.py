@@ -143,6 +143,31 @@ def item_stopped_outcome(failed_item: str) -> Outcome:
     return Outcome(Verdict.FAILED, reason=f"stopped: item {failed_item} failed and the Map is fail_fast")
 
 
+def unit_outcome(workflow: Workflow, unit_id: str, member: str, outcome: Outcome, retries: int) -> Outcome:
+    """What a member's outcome other than success means for its unit, retried ``retries`` times so far.
+
+    A member that asks to run again later (RETRY, CHECK_AGAIN) pauses the unit for that delay, to
+    resume at that member. A member that failed fails the unit's try: while the unit has retries
+    left it is retried after its ``retry_delay``, running every member again; then it fails.
+    """
+    unit = workflow.units[unit_id]
+    who = describe(workflow[member])
+    if not outcome.failed:
+        what = "try" if outcome.verdict is Verdict.RETRY else "check"
+        reason = f"{unit_id} waits {outcome.delay:.1f} s for the next {what} of {who}"
+        return Outcome(Verdict.CHECK_AGAIN, delay=outcome.delay, reason=reason)
+    lines = [line for line in (outcome.reason or "").strip().splitlines() if line.strip()]
+    detail = lines[-1].strip() if lines else "it failed"
+    why = f"{unit_id}: {detail}" if detail.startswith(who) else f"{unit_id}: {who} failed: {detail}"
+    if retries < unit.retries:
+        reason = (
+            f"{why}; retry {retries + 1} of {unit.retries} of the unit in {unit.retry_delay:.1f} s, "
+            "running all its members again"
+        )
+        return Outcome(Verdict.RETRY, delay=unit.retry_delay, reason=reason)
+    return Outcome(Verdict.FAILED, reason=f"{why}; the unit has no retry left (retries={unit.retries})")
+
+
 def failure_message(workflow: Workflow, job_id: str, result: Failure) -> str:
     """Why a job that returned Failure failed."""
     return f"{describe(workflow[job_id])} returned Failure({result.result!r})"

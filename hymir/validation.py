@@ -241,3 +241,62 @@ def validate_callback(
         return tuple(identity for identity, job in jobs.items() if job.output == output)
 
     return _check_job(job, producers_of, params, maps)
+
+
+def validate_units(
+    units: Mapping[str, Any],
+    jobs: Mapping[str, Job],
+    maps: Mapping[str, Map],
+    dependencies: Sequence[tuple[str, Sequence[str]]],
+) -> None:
+    """Refuse units that hold a Map, share a job, or that outside jobs sit between (a unit must run in one go)."""
+    owner: dict[str, str] = {}
+    for unit_id, unit in units.items():
+        for member in unit.members:
+            if member not in jobs:
+                raise InvalidWorkflow(f"{unit_id} names job {member!r}, which is not a job of the workflow")
+            if member in maps:
+                raise InvalidWorkflow(
+                    f"{unit_id}: job {member} ({jobs[member].name}) is mapped; a Unit cannot hold a Map, "
+                    "whose items run as tasks of their own on Airflow: put the Map outside the Unit"
+                )
+            if member in owner:
+                raise InvalidWorkflow(
+                    f"job {member} ({jobs[member].name}) is in {owner[member]} and {unit_id}: "
+                    "a Unit cannot hold another Unit"
+                )
+            owner[member] = unit_id
+            meta = jobs[member].meta or {}
+            if meta.get("airflow"):
+                raise InvalidWorkflow(
+                    f"{unit_id}: job {member} ({jobs[member].name}) sets meta['airflow'], which a member of a "
+                    "Unit cannot use: the unit runs as one Airflow task with the workflow's task settings"
+                )
+    for job_id, predecessors in dependencies:
+        if job_id in owner:
+            continue
+        for upstream in predecessors:
+            if upstream in owner and _reaches(dependencies, job_id, owner[upstream], owner):
+                raise InvalidWorkflow(
+                    f"job {job_id} ({jobs[job_id].name}) runs after a member of {owner[upstream]} and before "
+                    "another: a Unit's members must run in one go, with no outside job between them"
+                )
+
+
+def _reaches(
+    dependencies: Sequence[tuple[str, Sequence[str]]], job_id: str, unit_id: str, owner: Mapping[str, str]
+) -> bool:
+    """True when a member of ``unit_id`` waits, directly or not, for ``job_id``."""
+    successors: dict[str, list[str]] = {}
+    for downstream, predecessors in dependencies:
+        for upstream in predecessors:
+            successors.setdefault(upstream, []).append(downstream)
+    seen, todo = {job_id}, [job_id]
+    while todo:
+        for successor in successors.get(todo.pop(), ()):
+            if owner.get(successor) == unit_id:
+                return True
+            if successor not in seen:
+                seen.add(successor)
+                todo.append(successor)
+    return False

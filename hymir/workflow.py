@@ -1,47 +1,48 @@
-"""Workflows: jobs arranged with Chain (in sequence), Group (in parallel) and Map (per item), validated when built."""
+"""Workflows: jobs in Chains (in sequence), Groups (in parallel), Maps (per item) and Units (as one), validated."""
 
 from __future__ import annotations
 
 import enum
 import json
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hymir import legacy
 from hymir.binding import InputBinding
 from hymir.errors import InvalidWorkflow
-from hymir.job import DEFAULT_MAX_RETRIES, Job, JobFunction
+from hymir.job import DEFAULT_MAX_RETRIES, MAX_WAIT, RETRY_LIMIT, Job, JobFunction
 from hymir.jsonsafe import json_problem
 from hymir.mapping import Map, split_item_id
 from hymir.trust import allowed_prefixes, check_allowed, check_function_allowed
-from hymir.validation import validate_callback, validate_jobs, validate_params, validate_retry_cap
+from hymir.validation import validate_callback, validate_jobs, validate_params, validate_retry_cap, validate_units
 
 #: The serialization format written by ``Workflow.serialize``.
 FORMAT_VERSION = 1
 
 
 class _Container:
-    """Members run in an order defined by the subclass; members are Jobs, Maps, Chains or Groups."""
+    """Members run in an order defined by the subclass; members are Jobs, Maps, Units, Chains or Groups."""
 
     kind = ""
 
-    def __init__(self, *members: Job | Map | Chain | Group):
+    def __init__(self, *members: Job | Map | Unit | Chain | Group):
         for position, member in enumerate(members, start=1):
-            if not isinstance(member, (Job, Map, _Container)):
+            if not isinstance(member, (Job, Map, Unit, _Container)):
                 hint = ""
                 if isinstance(member, JobFunction):
                     hint = f"; call it to make a Job, e.g. {member.__name__}()"
                 raise InvalidWorkflow(
                     f"member {position} of {type(self).__name__} is {member!r} ({type(member).__name__}), "
-                    f"not a Job, Map, Chain or Group{hint}"
+                    f"not a Job, Map, Unit, Chain or Group{hint}"
                 )
         if not members:
             raise InvalidWorkflow(f"{type(self).__name__}() has no members")
         self.members = members
 
     @property
-    def jobs(self) -> tuple[Job | Map | Chain | Group, ...]:
+    def jobs(self) -> tuple[Job | Map | Unit | Chain | Group, ...]:
         """The members, under the name hymir 0.1.9 gave them (a tuple here, so changing it fails loudly)."""
         return self.members
 
@@ -61,6 +62,54 @@ class Group(_Container):
     kind = "group"
 
 
+#: The ids of a workflow's units: ``unit_1``, ``unit_2``, ... in definition order.
+UNIT_ID_PREFIX = "unit_"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """Run a Chain or Group as one unit, retried as a whole up to ``retries`` times, ``retry_delay`` s apart.
+
+    ``members`` are the identities of its jobs in workflow order, set when the workflow is built.
+    A unit holds jobs, Chains and Groups: no Map (its items are tasks of their own on Airflow)
+    and no other Unit.
+    """
+
+    body: Chain | Group | None
+    retries: int = 0
+    retry_delay: float = 0
+    members: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.body is not None and not isinstance(self.body, (Chain, Group)):
+            raise InvalidWorkflow(f"Unit(...) holds a Chain or Group, not {self.body!r} ({type(self.body).__name__})")
+        if not (isinstance(self.retries, int) and not isinstance(self.retries, bool) and 0 <= self.retries):
+            raise InvalidWorkflow(f"Unit(retries={self.retries!r}): retries must be a whole number of 0 or more")
+        if self.retries > RETRY_LIMIT:
+            raise InvalidWorkflow(f"Unit(retries={self.retries!r}): at most {RETRY_LIMIT} retries")
+        delay = self.retry_delay
+        if not (isinstance(delay, numbers.Real) and not isinstance(delay, bool) and 0 <= delay <= MAX_WAIT):
+            raise InvalidWorkflow(f"Unit(retry_delay={delay!r}): retry_delay must be seconds from 0 to {MAX_WAIT}")
+
+    def with_members(self, members: Iterable[str]) -> Unit:
+        """This unit holding the jobs of these identities, as the workflow numbered them."""
+        return replace(self, body=None, members=tuple(members))
+
+    def options(self) -> dict[str, Any]:
+        """The unit as JSON-safe data, for ``Workflow.serialize``."""
+        return {"members": list(self.members), "retries": self.retries, "retry_delay": self.retry_delay}
+
+    @classmethod
+    def from_options(cls, data: Any) -> Unit:
+        """The unit of ``options()`` output; anything else raises ``InvalidWorkflow``."""
+        if not isinstance(data, dict) or set(data) != {"members", "retries", "retry_delay"}:
+            raise InvalidWorkflow(f"a serialized unit has members, retries and retry_delay: {data!r}")
+        members = data["members"]
+        if not isinstance(members, list) or not members or not all(isinstance(m, str) for m in members):
+            raise InvalidWorkflow(f"a serialized unit's members are job identities: {members!r}")
+        return cls(None, data["retries"], data["retry_delay"], tuple(members))
+
+
 #: The nesting of a workflow: a job identity, or a ("chain" | "group", children) pair.
 Structure = str | tuple[str, tuple["Structure", ...]]
 
@@ -77,9 +126,22 @@ class _GraphBuilder:
     jobs: dict[str, Job]
     predecessors: dict[str, tuple[str, ...]]
     maps: dict[str, Map]
+    units: dict[str, Unit] = field(default_factory=dict)
 
-    def add(self, member: Job | Map | _Container, before: tuple[str, ...]) -> tuple[Structure, tuple[str, ...]]:
-        """Add a member whose first jobs wait for ``before``; return its structure and its exit job identities."""
+    def add(self, member: Job | Map | Unit | _Container, before: tuple[str, ...]) -> tuple[Structure, tuple[str, ...]]:
+        """Add a member whose first jobs wait for ``before``; return its structure and its exit job identities.
+
+        A Unit's body is added like any Chain or Group; the unit records the jobs it added.
+        """
+        if isinstance(member, Unit):
+            if member.body is None:
+                raise InvalidWorkflow("a Unit built from serialized data cannot be added to a Chain or Group")
+            first = len(self.jobs)
+            unit_id = f"{UNIT_ID_PREFIX}{len(self.units) + 1}"
+            self.units[unit_id] = member  # claims the id before any unit inside it
+            structure, exits = self.add(member.body, before)
+            self.units[unit_id] = member.with_members(list(self.jobs)[first:])
+            return structure, exits
         if isinstance(member, (Job, Map)):
             identity = str(len(self.jobs) + 1)
             job = (member.job if isinstance(member, Map) else member).with_identity(identity)
@@ -116,19 +178,22 @@ class Workflow:
 
     def __init__(
         self,
-        root: Chain | Group | Job | Map,
+        root: Chain | Group | Job | Map | Unit,
         *,
         params: Mapping[str, Any] | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         fail_fast: bool = False,
     ):
-        if not isinstance(root, (Job, Map, _Container)):
-            raise InvalidWorkflow(f"a Workflow is built from a Chain, Group, Map or Job, not {type(root).__name__}")
+        if not isinstance(root, (Job, Map, Unit, _Container)):
+            raise InvalidWorkflow(
+                f"a Workflow is built from a Chain, Group, Unit, Map or Job, not {type(root).__name__}"
+            )
         builder = _GraphBuilder(jobs={}, predecessors={}, maps={})
         structure, _ = builder.add(root, ())
         self._set_run_settings(max_retries, fail_fast)
         self._predecessors: Mapping[str, Sequence[str]] = builder.predecessors
         self._build(builder.jobs, None, structure, params or {}, builder.maps)
+        self._set_units(builder.units)
 
     @classmethod
     def from_graph(
@@ -158,7 +223,18 @@ class Workflow:
         workflow = cls.__new__(cls)
         workflow._set_run_settings(max_retries, fail_fast)
         workflow._build(plain, list(edges), None, params or {}, maps)
+        workflow._set_units({})
         return workflow
+
+    def _set_units(self, units: dict[str, Unit]) -> None:
+        """Check and keep the workflow's units, by id (``unit_1``, ...), and which unit each member is in."""
+        validate_units(units, self._jobs, self._maps, self.dependencies)
+        position = {job_id: index for index, job_id in enumerate(self._order)}
+        self._units = {
+            unit_id: replace(unit, members=tuple(sorted(unit.members, key=position.__getitem__)))
+            for unit_id, unit in units.items()
+        }
+        self._unit_of = {member: unit_id for unit_id, unit in self._units.items() for member in unit.members}
 
     def _set_run_settings(self, max_retries: Any, fail_fast: Any) -> None:
         """Check and keep the run-wide settings."""
@@ -264,6 +340,15 @@ class Workflow:
     def maps_over(self, output: str) -> list[Map]:
         """The Maps that go over the items of ``output``."""
         return [mapped for mapped in self._maps.values() if mapped.output == output]
+
+    @property
+    def units(self) -> dict[str, Unit]:
+        """Every Unit by id (``unit_1``, ``unit_2``, ... in definition order), its ``members`` in workflow order."""
+        return dict(self._units)
+
+    def unit_of(self, job_id: str) -> str | None:
+        """The id of the unit that job ``job_id`` is a member of, or None."""
+        return self._unit_of.get(job_id)
 
     @property
     def max_retries(self) -> int:
@@ -372,8 +457,10 @@ class Workflow:
         return f"<Workflow of {len(self)} jobs>"
 
     def to_dict(self) -> dict[str, Any]:
-        """The workflow as JSON-safe data (see ``serialize``); ``maps`` only when a job is mapped."""
+        """The workflow as JSON-safe data (see ``serialize``); ``maps`` and ``units`` only when there are some."""
         maps = {"maps": {job_id: mapped.options() for job_id, mapped in self._maps.items()}} if self._maps else {}
+        if self._units:
+            maps["units"] = {unit_id: unit.options() for unit_id, unit in self._units.items()}
         return {
             "version": FORMAT_VERSION,
             "jobs": [job.serialize() for job in self._jobs.values()],
@@ -448,6 +535,12 @@ class Workflow:
             fail_fast=data.get("fail_fast", False),
         )
         workflow._structure = _structure_from_data(data.get("structure"), set(by_identity))
+        units = data.get("units", {})
+        if not isinstance(units, dict) or not all(
+            isinstance(unit_id, str) and unit_id.startswith(UNIT_ID_PREFIX) for unit_id in units
+        ):
+            raise InvalidWorkflow(f"serialized units are an object of unit ids ({UNIT_ID_PREFIX}1, ...): {units!r}")
+        workflow._set_units({unit_id: Unit.from_options(options) for unit_id, options in units.items()})
         for event_name, items in callback_jobs.items():
             try:
                 event = Workflow.Callbacks(event_name)

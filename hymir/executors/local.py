@@ -31,6 +31,7 @@ from hymir.jsonsafe import json_copy
 from hymir.labels import describe
 from hymir.mapping import item_id
 from hymir.running import JobCall, call_job, summarize
+from hymir.units import run_unit_pass, unit_predecessors
 from hymir.workflow import Workflow
 
 log = logging.getLogger("hymir")
@@ -39,7 +40,7 @@ log = logging.getLogger("hymir")
 class _Run:
     """One workflow run: its states, its outputs, and the thread that drives it.
 
-    ``jobs`` holds every job's and callback's state, and each item's (``"3[0]"``) from the
+    ``jobs`` holds every job's, callback's and unit's state, and each item's (``"3[0]"``) from the
     moment its mapped job starts; ``items`` the item identities of each mapped job that started.
     """
 
@@ -48,7 +49,7 @@ class _Run:
         self.workflow = workflow
         self.params = params
         self.state = WorkflowState()
-        self.jobs = {job_id: JobState() for job_id in [*workflow.jobs, *workflow.callback_ids()]}
+        self.jobs = {job_id: JobState() for job_id in [*workflow.jobs, *workflow.callback_ids(), *workflow.units]}
         self.items: dict[str, list[str]] = {}
         self.lock = threading.Lock()
         self.finished = threading.Event()
@@ -141,8 +142,7 @@ class LocalExecutor(Executor):
         try:
             with run.lock:
                 run.state.status = WorkflowStatus.RUNNING
-            predecessors = {job_id: set(preds) for job_id, preds in run.workflow.dependencies}
-            _Phase(self, run, predecessors, fail_fast=run.workflow.fail_fast).run()
+            _Phase(self, run, unit_predecessors(run.workflow), fail_fast=run.workflow.fail_fast).run()
             with run.lock:
                 succeeded = all(run.jobs[job_id].status is JobStatus.SUCCESS for job_id in run.workflow.jobs)
                 run.state.status = WorkflowStatus.SUCCESS if succeeded else WorkflowStatus.FAILURE
@@ -169,13 +169,19 @@ def _succeeded_values(run: _Run, job_id: str) -> list[Any]:
     return [json_copy(run.jobs[p].result) for p in producers if run.jobs[p].status is JobStatus.SUCCESS]
 
 
+#: What a pass of a unit's members gave: their states and what the pass means for the unit.
+_UnitPass = tuple[dict[str, JobState], Outcome]
+
+
 class _Phase:
-    """Runs a set of jobs whose predecessors are given, until none can run any more.
+    """Runs a set of steps (jobs, or whole units) whose predecessors are given, until none can run any more.
 
     A job whose predecessor failed never starts; independent jobs go on. With ``fail_fast``,
     the first failure stops the phase: nothing new starts, and jobs still running end failed.
     A mapped job starts by expanding into its items, which then run like jobs (at most the Map's
     ``max_active`` at once); it finishes once none of its items runs any more.
+    A unit runs its members in one pool thread per pass (see ``hymir.units``); a pass that
+    pauses it or fails its try has it wait like a job's Retry or CheckLater.
     Whatever goes wrong in the coordinator itself fails the job it was handling, with the
     traceback recorded, and the phase goes on.
     """
@@ -195,14 +201,16 @@ class _Phase:
         self.sequence = itertools.count()
         self.running: set[str] = set()
         self.wakeup = threading.Event()
-        #: Jobs whose call ended: what the call gave, or the traceback of what it raised.
-        self.done: list[tuple[str, JobCall | str]] = []
+        #: Steps whose call ended: what the call gave, the traceback of what it raised, or a unit's pass.
+        self.done: list[tuple[str, JobCall | str | _UnitPass]] = []
         self.done_lock = threading.Lock()
         #: The item each item of a mapped job gets, by item identity.
         self.item_values: dict[str, Any] = {}
         #: Items of each mapped job in a try now, and those waiting for a slot under its ``max_active``.
         self.active: dict[str, int] = {}
         self.held: dict[str, deque[str]] = {}
+        #: Units whose last try failed: their next pass starts every member over.
+        self.restarting: set[str] = set()
 
     def run(self) -> None:
         clock = self.executor._clock
@@ -232,7 +240,8 @@ class _Phase:
         try:
             step(*args)
         except BaseException:
-            reason = f"the LocalExecutor failed while handling {describe(self.run_.workflow[job_id])}:\n"
+            who = job_id if job_id in self.run_.workflow.units else describe(self.run_.workflow[job_id])
+            reason = f"the LocalExecutor failed while handling {who}:\n"
             self.running.discard(job_id)
             self._apply(job_id, Outcome(Verdict.FAILED, reason=reason + traceback.format_exc()))
 
@@ -241,6 +250,9 @@ class _Phase:
         workflow = run.workflow
         if job_id in workflow.maps:
             self._expand(job_id)
+            return
+        if job_id in workflow.units:
+            self._start_unit(job_id)
             return
         mapped = workflow.mapped_job_of(job_id)
         if mapped is not None:
@@ -256,19 +268,64 @@ class _Phase:
                 return
         with run.lock:
             run.jobs[job_id].status = JobStatus.STARTING
-            provided = {
-                **json_copy(run.params),
-                "workflow_id": run.workflow_id,
-                "job_id": job_id,
-                "workflow": run.workflow,
-                "job_state": _copy(run.jobs[job_id]),
-                "workflow_state": replace(run.state),
-            }
+            provided = self._provided(job_id, run.jobs[job_id])
         self.executor._pool.submit(self._call, job_id, provided, self.item_values.get(job_id))
         self.running.add(job_id)
         if mapped is not None:
             # Counted once submitted: an item the pool refused holds no slot.
             self.active[mapped] = self.active.get(mapped, 0) + 1
+
+    def _provided(self, job_id: str, state: JobState) -> dict[str, Any]:
+        """The reserved inputs and params a job gets, as copies; the caller holds the run's lock."""
+        run = self.run_
+        return {
+            **json_copy(run.params),
+            "workflow_id": run.workflow_id,
+            "job_id": job_id,
+            "workflow": run.workflow,
+            "job_state": _copy(state),
+            "workflow_state": replace(run.state),
+        }
+
+    def _start_unit(self, unit_id: str) -> None:
+        """Start a pass of a unit's members in a pool thread: from the first, after a failed try."""
+        run = self.run_
+        with run.lock:
+            if unit_id in self.restarting:
+                run.jobs.update((member, JobState()) for member in run.workflow.units[unit_id].members)
+            self.restarting.discard(unit_id)
+            run.jobs[unit_id].status = JobStatus.STARTING
+            members = {member: _copy(run.jobs[member]) for member in run.workflow.units[unit_id].members}
+            retries = run.jobs[unit_id].retries
+        self.executor._pool.submit(self._call_unit, unit_id, members, retries)
+        self.running.add(unit_id)
+
+    def _call_unit(self, unit_id: str, members: dict[str, JobState], retries: int) -> None:
+        """In a pool thread: run a pass of the unit's members and hand its result to the coordinator."""
+        run = self.run_
+
+        def provided(job_id: str, state: JobState) -> dict[str, Any]:
+            with run.lock:
+                run.jobs[job_id] = replace(state, status=JobStatus.STARTING)
+                return self._provided(job_id, state)
+
+        ended: _UnitPass | str
+        try:
+            ended = run_unit_pass(
+                run.workflow,
+                unit_id,
+                members,
+                retries,
+                values_of=self._values,
+                provided=provided,
+                log=lambda line: log.info("%s", line),
+                rng=self.executor._rng,
+            )
+        except BaseException:
+            ended = traceback.format_exc()
+        with self.done_lock:
+            self.done.append((unit_id, ended))
+        self.wakeup.set()
 
     def _expand(self, job_id: str) -> None:
         """Start a mapped job: one item per item of the list it goes over, or its outcome at once for none."""
@@ -322,10 +379,21 @@ class _Phase:
             self.done.append((job_id, ended))
         self.wakeup.set()
 
-    def _settle(self, job_id: str, ended: JobCall | str) -> None:
-        """Decide what a job's try (its call, or the traceback it raised) means, log it in one line, and act on it."""
+    def _settle(self, job_id: str, ended: JobCall | str | _UnitPass) -> None:
+        """Decide what a job's try (its call, or the traceback it raised) means, log it in one line, and act on it.
+
+        A unit's pass comes decided: its members' states are recorded, and its outcome acted on.
+        """
         run = self.run_
         workflow = run.workflow
+        if isinstance(ended, tuple):
+            members, outcome = ended
+            with run.lock:
+                run.jobs.update(members)
+            if outcome.verdict is Verdict.RETRY:
+                self.restarting.add(job_id)
+            self._apply(job_id, stopped_outcome() if self.stopped else outcome)
+            return
         if self.stopped:
             outcome = stopped_outcome()
         elif isinstance(ended, str):
