@@ -68,6 +68,19 @@ class WorkflowLayout:
         return first_free(base, self._taken)
 
     @functools.cached_property
+    def step_ids(self) -> Mapping[str, str]:
+        """The id of the step that runs each job and callback: its readable id, or its unit's for a member.
+
+        A unit runs as one step (one Airflow task) named after it, ``unit_1``, or ``unit_1_2``
+        should a job have that id.
+        """
+        ids = dict(self.readable_ids)
+        for unit_id, unit in self._workflow.units.items():
+            step = self.free_id(unit_id)
+            ids.update((member, step) for member in unit.members)
+        return ids
+
+    @functools.cached_property
     def _taken(self) -> frozenset[str]:
         """Every job's readable id, for quick look-ups."""
         return frozenset(self.readable_ids.values())

@@ -272,6 +272,14 @@ def validate_units(
                     f"{unit_id}: job {member} ({jobs[member].name}) sets meta['airflow'], which a member of a "
                     "Unit cannot use: the unit runs as one Airflow task with the workflow's task settings"
                 )
+    for mapped in maps.values():
+        made = [job_id for job_id in owner if jobs[job_id].output == mapped.output]
+        if made:
+            raise InvalidWorkflow(
+                f"Map of {describe(mapped.job)} goes over output {mapped.output!r} of job {made[0]} "
+                f"({jobs[made[0]].name}), a member of {owner[made[0]]}: a Map cannot go over a Unit member's "
+                "output; let a job outside the Unit produce the list"
+            )
     for job_id, predecessors in dependencies:
         if job_id in owner:
             continue

@@ -13,7 +13,7 @@ from hymir.mapping import item_id, split_item_id
 from hymir.workflow import Workflow
 from hymir_airflow.backends import AirflowBackend, TaskInstanceSummary
 from hymir_airflow.compat import RECORDS_TASK_ID
-from hymir_airflow.state import JobRecord, instance_key, job_status, workflow_status
+from hymir_airflow.state import JobRecord, UnitRecord, instance_key, job_status, workflow_status
 from hymir_airflow.values import decode
 
 
@@ -75,7 +75,7 @@ class BaseAirflowExecutor(Executor):
         """Every job's state (and each item's, ``"3[0]"``, of a mapped job that Airflow expanded)."""
         workflow, dag_id = self._get(workflow_id)
         layout = WorkflowLayout.of(workflow)
-        task_ids = layout.readable_ids
+        task_ids = layout.step_ids
         rows = self._backend.task_rows(dag_id, workflow_id)
         items = {
             job_id: sorted(
@@ -84,6 +84,7 @@ class BaseAirflowExecutor(Executor):
             for job_id in workflow.maps
         }
         known = {job_id: task_ids[job_id] for job_id in task_ids}
+        known.update((unit_id, task_ids[unit.members[0]]) for unit_id, unit in workflow.units.items())
         for job_id, indexes in items.items():
             known.update((item_id(job_id, index), instance_key(task_ids[job_id], index)) for index in indexes)
         wanted = list(known) if job_ids is None else job_ids
@@ -94,11 +95,15 @@ class BaseAirflowExecutor(Executor):
         needed = list(dict.fromkeys([*wanted, *(item_id(j, i) for j in wanted if j in items for i in items[j])]))
         needed += [workflow.map_producer(j) for j in wanted if j in items and not items[j]]
         names = [known[job_id] for job_id in needed]
-        records = self._backend.records(dag_id, workflow_id, names, layout.free_id(RECORDS_TASK_ID))
+        records = self._backend.records(
+            dag_id, workflow_id, list(dict.fromkeys(names)), layout.free_id(RECORDS_TASK_ID)
+        )
         succeeded = [name for name in names if name in rows and job_status(rows[name].state) is JobStatus.SUCCESS]
         values = self._backend.return_values(dag_id, workflow_id, succeeded) if succeeded else {}
         states = {
             job_id: _job_state(rows.get(name), JobRecord.from_stored(records.get(name)), decode(values.get(name)))
+            if job_id not in workflow.units and workflow.unit_of(job_id) is None
+            else _unit_part_state(workflow, job_id, rows.get(name), UnitRecord.from_stored(records.get(name)))
             for job_id, name in zip(needed, names, strict=True)
         }
         for job_id in [j for j in needed if j in items]:
@@ -197,6 +202,29 @@ def _unrecorded(row: TaskInstanceSummary) -> str:
     return (
         f"task {row.task_id} ended {row.state} in Airflow before the job recorded why "
         "(a sensor timeout, an execution timeout or a lost worker); read the task's log"
+    )
+
+
+def _unit_part_state(workflow: Workflow, job_id: str, row: TaskInstanceSummary | None, record: UnitRecord) -> JobState:
+    """The state of a unit (``unit_1``) or of one of its members, from the unit's task and record.
+
+    A member's state is the one of the unit's latest try; the unit's counts its own retries and
+    pauses, as the LocalExecutor reports them.
+    """
+    if row is None:
+        return JobState()
+    if job_id in workflow.units:
+        status = job_status(row.state)
+        exception = None if status is JobStatus.SUCCESS else record.exception
+        return JobState(status=status, retries=record.retries, checks=record.checks, exception=exception)
+    status, member = record.member(job_id)
+    return JobState(
+        status=status,
+        retries=member.retries,
+        checks=member.checks,
+        context=dict(member.context),
+        exception=member.exception,
+        result=member.result,
     )
 
 

@@ -15,7 +15,7 @@ from airflow.sdk import DAG, BaseOperator, Param, TaskGroup, get_parsing_context
 from hymir.errors import InvalidWorkflow
 from hymir.job import DEFAULT_CHECK_INTERVAL, RETRY_LIMIT, resolve_function
 from hymir.labels import call_label, describe
-from hymir.layout import WorkflowLayout
+from hymir.layout import Container, WorkflowLayout
 from hymir.workflow import Workflow
 from hymir_airflow.compat import (
     DEFAULT_RETRY_DELAY,
@@ -30,6 +30,7 @@ from hymir_airflow.meta import operator_overrides
 from hymir_airflow.operator import HYMIR_SETTINGS, HymirItemOperator, HymirJobOperator
 from hymir_airflow.registry import built_workflow, remember
 from hymir_airflow.task_docs import job_doc
+from hymir_airflow.unit_operator import HymirUnitOperator
 
 __all__ = ["built_workflow", "workflow_to_dag"]
 
@@ -102,7 +103,7 @@ def workflow_to_dag(
         tags.append(HYMIR_TAG)
     dag_kwargs.setdefault("doc_md", _workflow_doc(workflow))
     layout = WorkflowLayout.of(workflow)
-    task_ids = layout.readable_ids
+    task_ids = layout.step_ids
     operator_defaults: dict[str, Any] = {
         "airflow_retries": airflow_retries,
         "poke_interval": check_interval
@@ -135,7 +136,7 @@ def workflow_to_dag(
         if running is not None:
             _build_for_worker(workflow, running, task_ids, gate_id, operator_defaults)
         else:
-            _build_whole(workflow, layout, gate_id, operator_defaults, task_groups)
+            _build_whole(workflow, layout, task_ids, gate_id, operator_defaults, task_groups)
     remember(dag_id, workflow)
     return dag
 
@@ -157,19 +158,25 @@ def _task_being_run(dag_id: str, task_ids: Mapping[str, str], gate_id: str | Non
 def _build_whole(
     workflow: Workflow,
     layout: WorkflowLayout,
+    task_ids: Mapping[str, str],
     gate_id: str | None,
     operator_defaults: dict[str, Any],
     task_groups: bool,
 ) -> None:
-    """Every task of the workflow with its edges and TaskGroups, in the DAG being defined."""
-    task_ids = layout.readable_ids
-    groups = _task_groups(layout) if task_groups else {}
+    """Every task of the workflow with its edges and TaskGroups, in the DAG being defined.
+
+    ``tasks`` maps every job to the task that runs it, so a unit's members all name its task.
+    """
+    groups = _task_groups(layout, workflow) if task_groups else {}
     maps = workflow.maps
     tasks: dict[str, Any] = {
         job_id: _job_task(workflow, job_id, task_ids, operator_defaults, groups.get(job_id))
         for job_id in workflow.jobs
-        if job_id not in maps
+        if job_id not in maps and workflow.unit_of(job_id) is None
     }
+    for unit_id, unit in workflow.units.items():
+        task = _unit_task(workflow, unit_id, task_ids, operator_defaults, groups.get(unit_id))
+        tasks.update((member, task) for member in unit.members)
     for job_id in maps:
         tasks[job_id] = _mapped_task(workflow, job_id, task_ids, operator_defaults, groups.get(job_id), tasks)
     tasks = {job_id: tasks[job_id] for job_id in workflow.jobs}
@@ -178,7 +185,8 @@ def _build_whole(
     dependencies = workflow.dependencies
     for job_id, predecessors in dependencies:
         for upstream in predecessors:
-            link_tasks(tasks[upstream], tasks[job_id])
+            if tasks[upstream] is not tasks[job_id]:
+                link_tasks(tasks[upstream], tasks[job_id])
         if any(upstream in maps for upstream in predecessors):
             # A mapped task with no item is skipped, and the jobs after it still run, as on every engine.
             tasks[job_id].trigger_rule = "none_failed"
@@ -216,6 +224,10 @@ def _build_for_worker(
         _fail_fast_gate(workflow, task_ids, gate_id)
         return
     job_id = next(job_id for job_id, name in task_ids.items() if name == task_id)
+    unit_id = workflow.unit_of(job_id)
+    if unit_id is not None:
+        _unit_task(workflow, unit_id, task_ids, operator_defaults, None)
+        return
     maps = workflow.maps
     if job_id in maps:
         # Airflow expands the task over its producer's output: the producer's task must exist too.
@@ -258,6 +270,29 @@ def _job_task(
         **arguments,
     )
     return task.as_teardown() if teardown else task
+
+
+def _unit_task(
+    workflow: Workflow,
+    unit_id: str,
+    task_ids: Mapping[str, str],
+    operator_defaults: dict[str, Any],
+    group: TaskGroup | None,
+) -> HymirUnitOperator:
+    """The task of one unit: its Airflow retries are the unit's, on top of those for failures it did not ask for."""
+    unit = workflow.units[unit_id]
+    arguments = dict(operator_defaults)
+    fingerprints = sorted({_code_fingerprint(workflow[member].name) for member in unit.members})
+    return HymirUnitOperator.for_unit(
+        task_id=task_ids[unit.members[0]],
+        workflow=workflow,
+        unit_id=unit_id,
+        job_task_ids=task_ids,
+        code_fingerprint=hashlib.sha256(" ".join(fingerprints).encode()).hexdigest()[:16],
+        task_group=group,
+        retries=unit.retries + arguments["airflow_retries"],
+        **arguments,
+    )
 
 
 def _mapped_task(
@@ -316,7 +351,7 @@ def _fail_fast_gate(workflow: Workflow, task_ids: Mapping[str, str], gate_id: st
     """The teardown that fails a fail_fast workflow's run when a job failed."""
     gate = FailFastGate(
         task_id=gate_id,
-        job_task_ids=[task_ids[job_id] for job_id in workflow.jobs],
+        job_task_ids=list(dict.fromkeys(task_ids[job_id] for job_id in workflow.jobs)),
         doc_md=FailFastGate.__doc__,
     )
     teardown: BaseOperator = gate.as_teardown(on_failure_fail_dagrun=True)
@@ -338,10 +373,24 @@ def _dag_params(workflow: Workflow, overrides: dict[str, Any]) -> dict[str, Para
     return dag_params
 
 
-def _task_groups(layout: WorkflowLayout) -> dict[str, TaskGroup]:
-    """A TaskGroup for every nested Chain and Group, with the layout's id; maps each job to its innermost."""
+def _task_groups(layout: WorkflowLayout, workflow: Workflow) -> dict[str, TaskGroup]:
+    """A TaskGroup for every nested Chain and Group, with the layout's id; maps each job to its innermost.
+
+    A unit is one task: the Chain or Group it holds, and those inside it, get no TaskGroup, and
+    the unit's task (by unit id) sits in the group around them.
+    """
+    unit_groups: dict[str, str | None] = {}
+    for container in layout.containers.values():
+        jobs = _container_jobs(container)
+        unit_id = workflow.unit_of(jobs[0])
+        if unit_id is not None and set(jobs) == set(workflow.units[unit_id].members):
+            unit_groups[unit_id] = container.parent
     groups: dict[str, TaskGroup] = {}
     for container in layout.containers.values():
+        jobs = _container_jobs(container)
+        unit_id = workflow.unit_of(jobs[0])
+        if unit_id is not None and set(jobs) <= set(workflow.units[unit_id].members):
+            continue
         names = [
             layout.readable_ids[member] if isinstance(member, str) else f"({member.kind})"
             for member in container.members
@@ -354,7 +403,20 @@ def _task_groups(layout: WorkflowLayout) -> dict[str, TaskGroup]:
             tooltip=f"{container.kind.capitalize()}: {separator.join(names)}",
             **parent_argument,
         )
-    return {job_id: groups[container_id] for job_id, container_id in layout.container_of.items()}
+    of_jobs = {
+        job_id: groups[container_id] for job_id, container_id in layout.container_of.items() if container_id in groups
+    }
+    of_units = {unit_id: groups[parent] for unit_id, parent in unit_groups.items() if parent in groups}
+    return {**of_jobs, **of_units}
+
+
+def _container_jobs(container: Container) -> list[str]:
+    """The identities of every job inside ``container``, nested ones included, in order."""
+    return [
+        job
+        for member in container.members
+        for job in ([member] if isinstance(member, str) else _container_jobs(member))
+    ]
 
 
 @functools.cache

@@ -49,7 +49,7 @@ from hymir_airflow.compat import (
     unseal,
 )
 from hymir_airflow.registry import built_workflow
-from hymir_airflow.state import STORE_KEY, JobRecord, job_status, mapped_status
+from hymir_airflow.state import STORE_KEY, JobRecord, job_status, mapped_status, member_value_key
 from hymir_airflow.task_docs import job_doc
 from hymir_airflow.values import decode, encode
 
@@ -431,13 +431,16 @@ class HymirJobOperator(ChosenRescheduleInterval):
         """The values of an input, from the XComs of exactly the tasks that produce it, in workflow order.
 
         Every Hymir value is stored as something other than None, so None means the value is gone:
-        the input fails naming the producer rather than handing the job a None.
+        the input fails naming the producer rather than handing the job a None. An ON_FINISHED
+        callback reads the values of the jobs that succeeded: a member of a unit succeeded when its
+        unit's task holds its value from the unit's last try.
         """
         producers = list(binding.producers or ())
         maps = self.workflow.maps
         if self.is_teardown:
-            states = self._states(context, [p for p in producers if p not in maps])
-            producers = [p for p in producers if p in maps or states[p] is JobStatus.SUCCESS]
+            alone = [p for p in producers if p not in maps and self.workflow.unit_of(p) is None]
+            states = self._states(context, alone)
+            producers = [p for p in producers if p not in states or states[p] is JobStatus.SUCCESS]
         if any(p in maps for p in producers):
             values: list[Any] = []
             for producer in producers:
@@ -467,15 +470,29 @@ class HymirJobOperator(ChosenRescheduleInterval):
         return [decode(value) for value in stored]
 
     def _pull_values(self, context: Context, binding: InputBinding, producers: list[str]) -> list[Any]:
-        """The values of jobs that are not mapped, from their XComs in one request, failing when one is missing."""
+        """The values of jobs that are not mapped, failing when one is missing.
+
+        A job's own task keeps its value as ``return_value`` (one request for all of them); a unit
+        keeps each member's under ``job_<id>`` (one request each).
+        """
         if not producers:
             return []
-        task_ids = [self.job_task_ids[p] for p in producers]
-        stored = context["ti"].xcom_pull(task_ids=task_ids, key="return_value")
-        for producer, task_id, value in zip(producers, task_ids, stored, strict=True):
-            if value is None:
-                raise MissingValue(self._missing_message(binding, producer, task_id))
-        return [decode(value) for value in stored]
+        ti = context["ti"]
+        alone = [p for p in producers if self.workflow.unit_of(p) is None]
+        stored = {}
+        if alone:
+            pulled = ti.xcom_pull(task_ids=[self.job_task_ids[p] for p in alone], key="return_value")
+            stored = dict(zip(alone, pulled, strict=True))
+        for producer in producers:
+            if producer not in stored:
+                stored[producer] = ti.xcom_pull(task_ids=self.job_task_ids[producer], key=member_value_key(producer))
+        values = []
+        for producer in producers:
+            if stored[producer] is not None:
+                values.append(decode(stored[producer]))
+            elif not (self.is_teardown and self.workflow.unit_of(producer) is not None):
+                raise MissingValue(self._missing_message(binding, producer, self.job_task_ids[producer]))
+        return values
 
     def _missing_message(self, binding: InputBinding, producer: str, where: str) -> str:
         """Why an input failed: the value of ``producer`` (its task, or items, named by ``where``) is gone."""

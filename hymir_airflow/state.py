@@ -106,3 +106,49 @@ class JobRecord:
     def to_stored(self) -> dict[str, Any]:
         """The record as the store keeps it: JSON that Airflow returns unchanged."""
         return {f.name: encode(getattr(self, f.name), top_level=False) for f in fields(self)}
+
+
+def member_value_key(job_id: str) -> str:
+    """The XCom key under which a unit's task keeps the value of its member ``job_id`` (``job_3``)."""
+    return f"job_{job_id}"
+
+
+@dataclass
+class UnitRecord:
+    """What a unit's task keeps between its pokes and tries, in the same store as a job's record.
+
+    ``retries`` counts the unit's own retries (failed tries acted upon), ``checks`` its pauses
+    for a member that asked to run again later, ``try_number`` is the
+    Airflow try that ``members`` belong to: a new try starts every member over. Each member's
+    entry is a ``JobRecord`` with its ``status`` (a success's ``result`` is its value, which the
+    task pushes again after every poke). ``exception`` is why the unit's last try failed.
+    """
+
+    retries: int = 0
+    checks: int = 0
+    try_number: int = 0
+    retry_at: float | None = None
+    exception: str | None = None
+    members: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def from_stored(cls, stored: Any) -> UnitRecord:
+        """The record from what the store holds (anything else, or nothing, gives an empty record)."""
+        if not isinstance(stored, dict) or not isinstance(stored.get("members"), dict):
+            return cls()
+        known = {f.name: decode(stored[f.name]) for f in fields(cls) if f.name in stored and f.name != "members"}
+        return cls(**known, members=stored["members"])
+
+    def to_stored(self) -> dict[str, Any]:
+        """The record as the store keeps it: JSON that Airflow returns unchanged."""
+        scalars = {f.name: encode(getattr(self, f.name), top_level=False) for f in fields(self) if f.name != "members"}
+        return {**scalars, "members": self.members}
+
+    def member(self, job_id: str) -> tuple[JobStatus, JobRecord]:
+        """A member's status and record in the current try: PENDING and empty for one that has not run."""
+        stored = self.members.get(job_id)
+        if not isinstance(stored, dict):
+            return JobStatus.PENDING, JobRecord()
+        status = stored.get("status")
+        known = status if status in {s.value for s in JobStatus} else JobStatus.PENDING.value
+        return JobStatus(known), JobRecord.from_stored(stored)
