@@ -61,6 +61,9 @@ class HymirUnitOperator(HymirJobOperator):
 
     template_fields: tuple[str, ...] = ()
     ui_color = "#ffd49a"
+    #: The unit's members in the order they run, each as ``[job id, function, args, kwargs]``: what the
+    #: Hymir view lists.
+    hymir_members: list[list[Any]]
 
     @classmethod
     def for_unit(
@@ -105,8 +108,16 @@ class HymirUnitOperator(HymirJobOperator):
             deferrable=False,
             next_check=task.poke_interval,
             records_task_id=records_task_id,
+            hymir_members=[
+                [member, workflow[member].name, list(workflow[member].args), dict(workflow[member].kwargs)]
+                for member in workflow.units[unit_id].members
+            ],
         )
         return task
+
+    @classmethod
+    def get_serialized_fields(cls) -> frozenset[str]:
+        return super().get_serialized_fields() | {"hymir_members"}
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         ti = context["ti"]

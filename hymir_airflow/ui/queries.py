@@ -19,13 +19,21 @@ from typing import Any
 from fastapi import HTTPException, status
 from sqlalchemy.orm import Session
 
-from hymir.executor import WorkflowState
+from hymir.executor import JobStatus, WorkflowState
 from hymir.layout import first_free
 from hymir.mapping import item_id
 from hymir_airflow import compat
 from hymir_airflow.backends.database import MetadataDatabase
 from hymir_airflow.factory import HYMIR_TAG
-from hymir_airflow.state import STORE_KEY, JobRecord, instance_key, plain_state, split_instance_key, workflow_status
+from hymir_airflow.state import (
+    STORE_KEY,
+    JobRecord,
+    UnitRecord,
+    instance_key,
+    plain_state,
+    split_instance_key,
+    workflow_status,
+)
 from hymir_airflow.task_docs import job_of
 from hymir_airflow.ui.preview import Preview, preview_arguments, preview_json, preview_text
 from hymir_airflow.values import decode
@@ -40,6 +48,12 @@ PAGE_SIZE = 200
 VALUE_PARTS = ("output", "failure", "context", "exception")
 
 _FINISHED = {"success", "failed"}
+
+#: A unit member's status in Airflow's words, as the rows of jobs with tasks of their own show theirs.
+_MEMBER_STATE = {JobStatus.SUCCESS: "success", JobStatus.FAILURE: "failed", JobStatus.STARTING: "running"}
+
+#: Between a unit's task id and a member's identity in the view's addresses (no task id has it).
+MEMBER_SEPARATOR = "~"
 
 
 @dataclass(frozen=True)
@@ -69,7 +83,8 @@ class JobTableRow:
     counts retries of failures the job did not ask for (a lost worker, ...).
 
     A preview is None when there is nothing to show: no arguments, context, exception, Failure value or output.
-    A mapped job has a row (``map_index`` -1, its state its items' together) and each item one after it.
+    A mapped job has a row (``map_index`` -1, its state its items' together) and each item one after it;
+    a unit has a row (its task's) and each member one after it (``member``: the member's identity).
     """
 
     job_id: str
@@ -85,10 +100,13 @@ class JobTableRow:
     exception: Preview | None
     failure: Preview | None
     output: Preview | None
+    member: str | None = None
 
     @property
     def instance(self) -> str:
-        """The task instance's name in the view's addresses: the task id, with ``[n]`` for an item."""
+        """The row's name in the view's addresses: the task id, with ``[n]`` for an item, ``~id`` for a member."""
+        if self.member is not None:
+            return f"{self.task_id}{MEMBER_SEPARATOR}{self.member}"
         return instance_key(self.task_id, self.map_index)
 
 
@@ -154,24 +172,24 @@ def run_detail(session: Session, dag_bag: Any, dag_id: str, run_id: str, page: i
     tasks = _hymir_tasks(dag)
     database = MetadataDatabase()
     rows = database.task_rows(dag_id, run_id)
-    entries = [
-        (task, index)
-        for task in tasks
-        for index in [
-            -1,
-            *(sorted(r.map_index for r in rows.values() if r.task_id == task.task_id and r.map_index >= 0)),
-        ]
-    ]
+    entries: list[tuple[Any, int, list[Any] | None]] = []
+    for task in tasks:
+        indexes = sorted(r.map_index for r in rows.values() if r.task_id == task.task_id and r.map_index >= 0)
+        entries += [(task, index, None) for index in [-1, *indexes]]
+        entries += [(task, -1, member) for member in getattr(task, "hymir_members", None) or []]
     pages = max(math.ceil(len(entries) / PAGE_SIZE), 1)
     if not 1 <= page <= pages:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"run {run_id!r} has {pages} page(s) of jobs, not {page}")
     shown = entries[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    instances = [instance_key(task.task_id, index) for task, index in shown]
-    records = database.records(dag_id, run_id, instances, _records_holder(tasks))
+    instances = [instance_key(task.task_id, index) for task, index, _ in shown]
+    records = database.records(dag_id, run_id, list(dict.fromkeys(instances)), _records_holder(tasks))
     outputs = database.return_values(dag_id, run_id, instances)
     jobs = []
-    for (task, index), instance in zip(shown, instances, strict=True):
+    for (task, index, member), instance in zip(shown, instances, strict=True):
         row = rows.get(instance)
+        if member is not None:
+            jobs.append(_member_row(task, member, row, UnitRecord.from_stored(records.get(instance))))
+            continue
         record = JobRecord.from_stored(records.get(instance))
         job_id, function = _job_of_task(task)
         state = plain_state(row.state) if row else None
@@ -211,6 +229,28 @@ def run_detail(session: Session, dag_bag: Any, dag_id: str, run_id: str, page: i
     )
 
 
+def _member_row(task: Any, member: list[Any], row: Any, unit: UnitRecord) -> JobTableRow:
+    """The row of one member of a unit, from the unit's task and record: its state in the unit's latest try."""
+    job_id, function, args, kwargs = member
+    status, record = unit.member(job_id)
+    return JobTableRow(
+        job_id=job_id,
+        task_id=task.task_id,
+        map_index=-1,
+        function=function,
+        arguments=preview_arguments(args, kwargs),
+        state=_MEMBER_STATE.get(status) if row else None,
+        try_number=row.try_number if row else 0,
+        retries=record.retries,
+        checks=record.checks,
+        context=preview_json(record.context) if record.context else None,
+        exception=preview_text(record.exception) if record.exception else None,
+        failure=preview_json(record.result) if status is JobStatus.FAILURE and record.result is not None else None,
+        output=preview_json(record.result) if status is JobStatus.SUCCESS else None,
+        member=job_id,
+    )
+
+
 def _mapped_row_state(states: dict[int, str | None], run_over: bool) -> str | None:
     """A mapped task's row in Airflow's words, like its items' rows.
 
@@ -233,9 +273,23 @@ def job_value(session: Session, dag_bag: Any, dag_id: str, run_id: str, task_id:
     An empty context counts as none, as on the run page.
     """
     tasks = _hymir_tasks(compat.dag_of_run(session, dag_bag, _dag_run(session, dag_id, run_id)))
+    task_id, _, member = task_id.partition(MEMBER_SEPARATOR)
     if part not in VALUE_PARTS or split_instance_key(task_id)[0] not in {task.task_id for task in tasks}:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"run {run_id!r} has no Hymir job value {task_id}/{part}")
     database = MetadataDatabase()
+    if member:
+        stored = database.records(dag_id, run_id, [task_id], _records_holder(tasks)).get(task_id)
+        member_status, member_record = UnitRecord.from_stored(stored).member(member)
+        succeeded = member_status is JobStatus.SUCCESS
+        value = {
+            "output": member_record.result if succeeded else None,
+            "failure": None if succeeded else member_record.result,
+            "context": member_record.context,
+            "exception": member_record.exception,
+        }[part]
+        if value is None or value == {}:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {member!r} has no {part} in run {run_id!r}")
+        return value
     if part == "output":
         outputs = database.return_values(dag_id, run_id, [task_id])
         if task_id not in outputs:

@@ -74,3 +74,9 @@ def finish(joined: str):
 def gather(steps: list[str]):
     """A consumer outside the unit of every value of 'steps'."""
     return Success(steps)
+
+
+@job()
+def side(token: str, name: str):
+    """A job beside the unit that produces nothing."""
+    _called(token, name)
