@@ -33,6 +33,11 @@ class Container:
     members: tuple[str | Container, ...]
     parent: str | None
 
+    @property
+    def jobs(self) -> list[str]:
+        """The identities of every job inside, nested ones included, in order."""
+        return [job for member in self.members for job in ([member] if isinstance(member, str) else member.jobs)]
+
 
 @dataclass(frozen=True, eq=False)
 class WorkflowLayout:
@@ -79,6 +84,27 @@ class WorkflowLayout:
             step = self.free_id(unit_id)
             ids.update((member, step) for member in unit.members)
         return ids
+
+    @functools.cached_property
+    def unit_bodies(self) -> Mapping[str, str]:
+        """The nested Chain or Group that each unit holds, by unit id (a unit around the whole workflow has none)."""
+        bodies = {}
+        for container in self.containers.values():
+            jobs = container.jobs
+            unit_id = self._workflow.unit_of(jobs[0])
+            if (
+                unit_id is not None
+                and unit_id not in bodies
+                and set(jobs) == set(self._workflow.units[unit_id].members)
+            ):
+                bodies[unit_id] = container.id
+        return bodies
+
+    def in_unit(self, container: Container) -> bool:
+        """True for a nested Chain or Group inside a unit, or held by one: on Airflow it is part of one task."""
+        jobs = container.jobs
+        unit_id = self._workflow.unit_of(jobs[0])
+        return unit_id is not None and set(jobs) <= set(self._workflow.units[unit_id].members)
 
     @functools.cached_property
     def _taken(self) -> frozenset[str]:

@@ -15,7 +15,7 @@ from airflow.sdk import DAG, BaseOperator, Param, TaskGroup, get_parsing_context
 from hymir.errors import InvalidWorkflow
 from hymir.job import DEFAULT_CHECK_INTERVAL, RETRY_LIMIT, resolve_function
 from hymir.labels import call_label, describe
-from hymir.layout import Container, WorkflowLayout
+from hymir.layout import WorkflowLayout
 from hymir.workflow import Workflow
 from hymir_airflow.compat import (
     DEFAULT_RETRY_DELAY,
@@ -167,7 +167,7 @@ def _build_whole(
 
     ``tasks`` maps every job to the task that runs it, so a unit's members all name its task.
     """
-    groups = _task_groups(layout, workflow) if task_groups else {}
+    groups = _task_groups(layout) if task_groups else {}
     maps = workflow.maps
     tasks: dict[str, Any] = {
         job_id: _job_task(workflow, job_id, task_ids, operator_defaults, groups.get(job_id))
@@ -373,23 +373,15 @@ def _dag_params(workflow: Workflow, overrides: dict[str, Any]) -> dict[str, Para
     return dag_params
 
 
-def _task_groups(layout: WorkflowLayout, workflow: Workflow) -> dict[str, TaskGroup]:
+def _task_groups(layout: WorkflowLayout) -> dict[str, TaskGroup]:
     """A TaskGroup for every nested Chain and Group, with the layout's id; maps each job to its innermost.
 
     A unit is one task: the Chain or Group it holds, and those inside it, get no TaskGroup, and
     the unit's task (by unit id) sits in the group around them.
     """
-    unit_groups: dict[str, str | None] = {}
-    for container in layout.containers.values():
-        jobs = _container_jobs(container)
-        unit_id = workflow.unit_of(jobs[0])
-        if unit_id is not None and set(jobs) == set(workflow.units[unit_id].members):
-            unit_groups[unit_id] = container.parent
     groups: dict[str, TaskGroup] = {}
     for container in layout.containers.values():
-        jobs = _container_jobs(container)
-        unit_id = workflow.unit_of(jobs[0])
-        if unit_id is not None and set(jobs) <= set(workflow.units[unit_id].members):
+        if layout.in_unit(container):
             continue
         names = [
             layout.readable_ids[member] if isinstance(member, str) else f"({member.kind})"
@@ -403,20 +395,9 @@ def _task_groups(layout: WorkflowLayout, workflow: Workflow) -> dict[str, TaskGr
             tooltip=f"{container.kind.capitalize()}: {separator.join(names)}",
             **parent_argument,
         )
-    of_jobs = {
-        job_id: groups[container_id] for job_id, container_id in layout.container_of.items() if container_id in groups
-    }
-    of_units = {unit_id: groups[parent] for unit_id, parent in unit_groups.items() if parent in groups}
-    return {**of_jobs, **of_units}
-
-
-def _container_jobs(container: Container) -> list[str]:
-    """The identities of every job inside ``container``, nested ones included, in order."""
-    return [
-        job
-        for member in container.members
-        for job in ([member] if isinstance(member, str) else _container_jobs(member))
-    ]
+    of_jobs = {job_id: groups[group] for job_id, group in layout.container_of.items() if group in groups}
+    parents = {unit_id: layout.containers[body].parent for unit_id, body in layout.unit_bodies.items()}
+    return {**of_jobs, **{unit_id: groups[parent] for unit_id, parent in parents.items() if parent in groups}}
 
 
 @functools.cache

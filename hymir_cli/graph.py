@@ -6,7 +6,8 @@ TaskGroups get (``chain_1``, ``group_1``, ... from ``hymir.layout``); the outerm
 is the whole graph and gets none, nor does a workflow built from explicit edges. ON_FINISHED
 callbacks hang with dashed edges off the layout's finish line, the jobs whose end is every job's
 end. A mapped job is drawn as a stack of boxes (one per item at run time) labelled with what it
-goes over.
+goes over. A unit is the subgraph of the Chain or Group it holds, labelled with the unit's id and
+retries (a unit around the whole workflow gets a subgraph of its own).
 """
 
 from __future__ import annotations
@@ -81,7 +82,13 @@ def render(workflow: Workflow, fmt: str) -> str:
     syntax = FORMATS[fmt]
     layout = WorkflowLayout.of(workflow)
     ids = {job_id: f"job_{n}" for n, job_id in enumerate(layout.readable_ids, start=1)}
-    body = [line for member in layout.top_level for line in _members(workflow, member, ids, syntax)]
+    bodies = {body: unit_id for unit_id, body in layout.unit_bodies.items()}
+    body = [line for member in layout.top_level for line in _members(workflow, member, ids, syntax, bodies)]
+    around = [unit_id for unit_id in workflow.units if unit_id not in layout.unit_bodies]
+    if around:
+        (unit_id,) = around  # only a unit around the whole workflow holds no nested container
+        opening = syntax.open_subgraph.format(id=unit_id, label=_unit_label(workflow, unit_id, "Chain"))
+        body = [opening, *("    " + line for line in body), syntax.close_subgraph]
     for event, callbacks in workflow.callbacks.items():
         for callback in callbacks:
             callback_id = str(callback.identity)
@@ -97,8 +104,13 @@ def render(workflow: Workflow, fmt: str) -> str:
     return "\n".join([*syntax.header, *("    " + line for line in body), *syntax.footer])
 
 
-def _members(workflow: Workflow, member: str | Container, ids: dict[str, str], syntax: _Syntax) -> list[str]:
-    """The lines of one part of the layout: a job's node, or a subgraph around a container's members."""
+def _members(
+    workflow: Workflow, member: str | Container, ids: dict[str, str], syntax: _Syntax, bodies: dict[str, str]
+) -> list[str]:
+    """The lines of one part of the layout: a job's node, or a subgraph around a container's (or unit's) members.
+
+    ``bodies`` names the unit that holds each container a unit holds.
+    """
     if isinstance(member, str):
         mapped = workflow.maps.get(member)
         if mapped is None:
@@ -107,10 +119,18 @@ def _members(workflow: Workflow, member: str | Container, ids: dict[str, str], s
         if mapped.max_active is not None:
             over += f", {mapped.max_active} at once"
         return [syntax.mapped_node.format(id=ids[member], label=_label(workflow, member, syntax, over))]
-    lines = [syntax.open_subgraph.format(id=member.id, label=member.kind.capitalize())]
+    label = member.kind.capitalize()
+    if member.id in bodies:
+        label = _unit_label(workflow, bodies[member.id], label)
+    lines = [syntax.open_subgraph.format(id=member.id, label=label)]
     for child in member.members:
-        lines += ["    " + line for line in _members(workflow, child, ids, syntax)]
+        lines += ["    " + line for line in _members(workflow, child, ids, syntax, bodies)]
     return [*lines, syntax.close_subgraph]
+
+
+def _unit_label(workflow: Workflow, unit_id: str, kind: str) -> str:
+    """``Unit unit_1: Chain, one task, retries=2``."""
+    return f"Unit {unit_id}: {kind}, one task, retries={workflow.units[unit_id].retries}"
 
 
 def _label(workflow: Workflow, job_id: str, syntax: _Syntax, *extra: str) -> str:

@@ -208,6 +208,31 @@ def test_graph_draws_a_mapped_job_as_a_stack(fmt, node):
     assert sum("for each item" in line for line in lines) == 1
 
 
+def test_graph_draws_a_unit_as_the_subgraph_of_what_it_holds():
+    result = hymir("graph", f"{W}:in_a_unit")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert '    subgraph chain_1 ["Unit unit_1: Chain, one task, retries=2"]' in lines
+    assert lines.index('        job_4["4: count<br/>output: count"]') > lines.index(
+        "    subgraph chain_1 [\"Unit unit_1: Chain, one task, retries=2\"]"
+    )
+
+
+def test_graph_draws_a_unit_around_the_whole_workflow():
+    result = hymir("graph", f"{W}:all_in_a_unit", "--format", "dot")
+    assert result.returncode == 0, result.stderr
+    assert (
+        result.stdout.splitlines()[2]
+        == '    subgraph cluster_unit_1 { label="Unit unit_1: Chain, one task, retries=0";'
+    )
+
+
+def test_validate_refuses_a_unit_holding_a_map():
+    result = hymir("validate", f"{W}:map_in_a_unit")
+    assert result.returncode != 0
+    assert "unit_1: job 2 (tests.jobs.cli.shout) is mapped; a Unit cannot hold a Map" in result.stdout + result.stderr
+
+
 def test_run_lists_each_item_after_its_mapped_job():
     result = hymir("run", f"{W}:mapped")
     assert result.returncode == 0, result.stderr

@@ -1,6 +1,6 @@
 """Example workflows for the `hymir` command's tests (tests/test_cli.py), one per situation."""
 
-from hymir import Chain, Failure, Group, Job, Map, Success, Workflow, WorkflowState, job
+from hymir import Chain, Failure, Group, Job, Map, Success, Unit, Workflow, WorkflowState, job
 
 
 @job(output="words")
@@ -139,3 +139,25 @@ def mapped() -> Workflow:
 def mapped_badly() -> Workflow:
     """A Map over an output nobody produces."""
     return Workflow(Chain(shout("x"), Map(shout(), over=("lines", "word"))))
+
+
+def in_a_unit() -> Workflow:
+    """Shout a word, then shout two more and count them all as one unit (retried twice)."""
+    return Workflow(Chain(shout("a"), Unit(Chain(shout("b"), shout("c"), count()), retries=2)))
+
+
+def all_in_a_unit() -> Workflow:
+    """A unit around the whole workflow."""
+    return Workflow(Unit(Group(shout("a"), shout("b"))))
+
+
+def map_in_a_unit() -> Workflow:
+    """A unit holding a Map: refused."""
+    return Workflow(
+        Chain(
+            split("a b"),
+            Unit(
+                Chain(Map(shout().with_output("loud"), over=("words", "word")), count().with_inputs(("loud", "words")))
+            ),
+        )
+    )
