@@ -7,8 +7,9 @@ average before and after (wall-clock figures mean little on a busy machine). The
 is 1 when a target is missed or a script fails.
 
 ``checklater_scale`` (a real deployment running four DAGs of waiting tasks; about an hour, three
-minutes with ``--quick``) and ``map_scale`` (``dag.test()`` of 1,000 mapped items; several minutes)
-run only when named: ``--only checklater_scale,map_scale``.
+minutes with ``--quick``), ``map_scale`` (``dag.test()`` of 1,000 mapped items; several minutes)
+and ``unit_scale`` (a real deployment running a Chain of 100 jobs as one Unit and as separate
+tasks; about 10 minutes) run only when named: ``--only checklater_scale,map_scale,unit_scale``.
 
 Run: ``.venv/bin/python benchmarks/run_all.py [--quick] [--only build,run] [--output FILE]``.
 """
@@ -28,7 +29,7 @@ from harness import Row, load_rows, markdown, progress
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ("build", "worker_parse", "import_cost", "run", "fanin", "memory")
 #: Benchmarks that run only when ``--only`` names them, since they take far longer than the rest.
-OPT_IN = ("checklater_scale", "map_scale")
+OPT_IN = ("checklater_scale", "map_scale", "unit_scale")
 
 
 def run_one(name: str, quick: bool, folder: Path) -> list[Row]:
