@@ -461,7 +461,7 @@ def test_the_repository_dags_folder_loads_every_example_dag():
 
     assert bag.import_errors == {}
     tenants = [f"hymir_tenant_{tenant}" for tenant in TENANTS]
-    examples = ["hymir_cleanup", "hymir_fanout", "hymir_flaky", "hymir_waiting", "hymir_words"]
+    examples = ["hymir_cleanup", "hymir_fanout", "hymir_flaky", "hymir_unit", "hymir_waiting", "hymir_words"]
     assert sorted(bag.dag_ids) == sorted([*examples, *tenants])
     for dag in bag.dags.values():
         assert "hymir" in dag.tags
@@ -476,6 +476,7 @@ def test_the_repository_dags_folder_loads_every_example_dag():
         "count",
     ]
     assert [t.task_id for t in job_tasks(bag.dags["hymir_cleanup"]) if t.is_teardown] == ["report"]
+    assert sorted(task.task_id for task in job_tasks(bag.dags["hymir_unit"])) == ["report", "unit_1"]
     # The trigger form shows the workflow params with the DAG file's Params.
     assert bag.dags["hymir_flaky"].params["succeed_on_try"] == 3
     assert bag.dags["hymir_waiting"].params["path"] == "/tmp/hymir-ready.txt"

@@ -113,7 +113,7 @@ def test_a_chain_after_a_group_waits_for_all_of_it():
 
 def test_a_member_that_is_not_a_job_is_a_value_error():
     """test_workflow_invalid_node."""
-    expected = r"member 1 of Chain is 'invalid_node' \(str\), not a Job, Map, Chain or Group"
+    expected = r"member 1 of Chain is 'invalid_node' \(str\), not a Job, Map, Unit, Chain or Group"
     with pytest.raises(ValueError, match=expected):
         Workflow(Chain("invalid_node"))
 
@@ -620,7 +620,7 @@ def test_a_graph_is_built_from_jobs_and_edges():
     """No networkx: Workflow.from_graph takes the jobs by identity and the edges (0.1.9 took an nx.DiGraph)."""
     workflow = Workflow.from_graph({"a": placeholder(), "b": placeholder()}, [("a", "b")])
     assert workflow.dependencies == [("a", []), ("b", ["a"])]
-    with pytest.raises(InvalidWorkflow, match="built from a Chain, Group, Map or Job"):
+    with pytest.raises(InvalidWorkflow, match="built from a Chain, Group, Unit, Map or Job"):
         Workflow({"a": placeholder()})
 
 

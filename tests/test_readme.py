@@ -37,3 +37,9 @@ def test_the_map_example_runs_and_prints_what_the_readme_says(tmp_path):
     example = python_blocks()[2]
     printed = run_block(example, tmp_path)
     assert printed == [line.split("# ", 1)[1] for line in example.splitlines() if line.startswith("    print(")]
+
+
+def test_the_unit_example_runs_and_prints_what_the_readme_says(tmp_path):
+    example = python_blocks()[3]
+    printed = run_block(example, tmp_path)
+    assert printed == [line.split("# ", 1)[1] for line in example.splitlines() if line.startswith("    print(")]
