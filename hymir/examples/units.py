@@ -6,6 +6,7 @@ must start again from the extract: a Unit retries them together, as one Airflow 
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from hymir import Chain, Failure, Success, Unit, Workflow, job
 
@@ -17,13 +18,13 @@ def extract(batch: str) -> Success:
 
 
 @job(inputs=["raw"], output="clean")
-def transform(raw: dict) -> Success:
+def transform(raw: dict[str, Any]) -> Success:
     """Pretend to clean the rows."""
     return Success({**raw, "rows": [row * 10 for row in raw["rows"]]})
 
 
 @job(inputs=["batch", "clean", "workflow_id"], output="loaded")
-def load(batch: str, clean: dict, fail_first: int, workflow_id: str) -> Success | Failure:
+def load(batch: str, clean: dict[str, Any], fail_first: int, workflow_id: str) -> Success | Failure:
     """Pretend to load the rows; the first ``fail_first`` loads of a run fail, as a lost scratch area would.
 
     The loads are counted in a file per run, since on Airflow each try of the unit is a new process.
