@@ -46,7 +46,8 @@ def test_a_unit_is_one_task_whose_retries_are_the_units(monkeypatch):
     """No task per member: one HymirUnitOperator with the unit's retries (plus Airflow's for crashes), edged
     to the jobs around its members, inside the TaskGroup around it and not in one of its own."""
     dag = parse(monkeypatch, None)
-    assert set(dag.task_ids) == {"step", "side", "unit_1", "finish", "gather"}
+    holder = set() if compat.HAS_TASK_STATE_STORE else {compat.RECORDS_TASK_ID}
+    assert set(dag.task_ids) == {"step", "side", "unit_1", "finish", "gather", *holder}
     unit = dag.get_task("unit_1")
     assert isinstance(unit, HymirUnitOperator)
     assert unit.retries == 2 + 3
@@ -87,7 +88,8 @@ def test_the_unit_task_logs_one_line_per_member_result(airflow_executor, capfd):
     run_id = airflow_executor.run(Workflow(Chain(unit, uj.finish())), dag_id="hymir_unit_log")
     uj.CALLS.pop(token, None)
     log = "".join(capfd.readouterr())
-    assert log.count("job 1 (tests.jobs.units.step): 'log', 'a' -> Success(result='a#") == 2
+    for call in (1, 2):
+        assert f"job 1 (tests.jobs.units.step): 'log', 'a' -> Success(result='a#{call}')" in log
     assert "job 2 (tests.jobs.units.join_steps): 'log', 'c', fails=1, steps=['a#1'] -> Failure(" in log
     assert "unit_1: job 2 (tests.jobs.units.join_steps) returned Failure('c failed on call 1'); retry 1 of 1" in log
     assert airflow_executor.job_state(run_id, "3").result == "a#2"
