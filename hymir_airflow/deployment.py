@@ -8,6 +8,7 @@ from hymir.layout import WorkflowLayout
 from hymir.workflow import Workflow
 from hymir_airflow.backends.rest import DagMismatch, RestBackend
 from hymir_airflow.executor import BaseAirflowExecutor
+from hymir_airflow.task_docs import UNIT_FUNCTION
 
 #: How many tasks a mismatch message lists of each kind before it only counts the rest.
 _LISTED = 10
@@ -68,11 +69,16 @@ class AirflowDeploymentExecutor(BaseAirflowExecutor):
 def mismatch(dag_id: str, deployed: dict[str, tuple[str, str]], workflow: Workflow) -> str | None:
     """Why the DAG whose job tasks are ``deployed`` (``{task_id: (job id, function)}``) does not run ``workflow``.
 
-    None when its tasks run exactly the workflow's jobs and callbacks, each under the task id the
-    factory gives it: then reading a run back by those task ids reads the workflow's jobs.
+    None when its tasks run exactly the workflow's jobs, units and callbacks, each under the task id
+    the factory gives it: then reading a run back by those task ids reads the workflow's jobs.
     """
-    task_ids = WorkflowLayout.of(workflow).readable_ids
-    expected = {task_id: (job_id, workflow[job_id].name) for job_id, task_id in task_ids.items()}
+    task_ids = WorkflowLayout.of(workflow).step_ids
+    expected = {
+        task_id: (job_id, workflow[job_id].name)
+        for job_id, task_id in task_ids.items()
+        if workflow.unit_of(job_id) is None
+    }
+    expected.update((task_ids[unit.members[0]], (unit_id, UNIT_FUNCTION)) for unit_id, unit in workflow.units.items())
     if deployed == expected:
         return None
     missing = [task_id for task_id in expected if task_id not in deployed]

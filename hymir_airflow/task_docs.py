@@ -12,6 +12,9 @@ from __future__ import annotations
 import json
 import re
 
+#: What a unit's task names as its function in its docs' last line and its serialized fields.
+UNIT_FUNCTION = "hymir.Unit"
+
 #: The last line of a job task's docs; the job id is a JSON string, so any identity fits on the line.
 _JOB_LINE = re.compile(r'Hymir job ("(?:[^"\\]|\\.)*") runs `([^`]+)`\.')
 

@@ -30,14 +30,11 @@ from hymir_airflow.compat import (
 )
 from hymir_airflow.operator import HymirJobOperator, RetryRequested
 from hymir_airflow.state import JobRecord, UnitRecord, member_value_key
-from hymir_airflow.task_docs import job_doc
+from hymir_airflow.task_docs import UNIT_FUNCTION, job_doc
 from hymir_airflow.values import encode
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-#: What a unit's task names as its function in its docs and serialized fields.
-UNIT_FUNCTION = "hymir.Unit"
 
 
 def unit_doc(workflow: Workflow, unit_id: str) -> str:

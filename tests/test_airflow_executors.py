@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("airflow")
 
-from hymir import Chain, Group, Workflow
+from hymir import Chain, Group, Unit, Workflow
 from hymir_airflow import AirflowDeploymentExecutor, AirflowExecutor, workflow_to_dag
 from hymir_airflow.compat import dag_serializer
 from hymir_airflow.deployment import mismatch
@@ -85,6 +85,20 @@ def test_every_job_task_names_its_job_and_function_in_its_docs():
 
 def test_a_deployed_dag_of_the_same_workflow_matches_whatever_its_dag_options():
     assert mismatch("deployed", deployed_jobs(words(), task_groups=False, deferrable=True), words()) is None
+
+
+def test_a_deployed_dag_with_a_unit_matches_its_workflow_and_not_the_one_without():
+    """A unit's task names the unit; the same jobs without the unit are another workflow."""
+    with_unit = Workflow(Chain(jobs.shout("a"), Unit(Chain(jobs.shout("b"), jobs.count_words()))))
+    without = Workflow(Chain(jobs.shout("a"), jobs.shout("b"), jobs.count_words()))
+
+    assert deployed_jobs(with_unit) == {
+        "shout": ("1", "tests.jobs.scenario.shout"),
+        "unit_1": ("unit_1", "hymir.Unit"),
+    }
+    assert mismatch("unit", deployed_jobs(with_unit), with_unit) is None
+    problem = mismatch("unit", deployed_jobs(with_unit), without)
+    assert problem is not None and "it has tasks for jobs the workflow does not have: unit_1 (job unit_1" in problem
 
 
 def test_a_deployed_dag_of_another_workflow_is_refused_naming_the_tasks_that_differ():

@@ -58,6 +58,7 @@ def test_embedded_deployment_runs_the_example_dags(embedded):
     from hymir.examples.cleanup import cleanup_workflow
     from hymir.examples.fanout import fanout_workflow
     from hymir.examples.flaky import flaky_workflow
+    from hymir.examples.units import unit_workflow
     from hymir.examples.waiting import waiting_workflow
     from hymir.examples.words import words_workflow
 
@@ -71,6 +72,7 @@ def test_embedded_deployment_runs_the_example_dags(embedded):
         ("hymir_cleanup", cleanup_workflow(), None),
         ("hymir_waiting", waiting_workflow(), {"path": str(ready), "seconds": 20}),
         ("hymir_fanout", fanout_workflow(), {"count": 6}),
+        ("hymir_unit", unit_workflow(), None),
     ]:
         executor.wait_for_dag(dag_id, timeout=120)
         runs[dag_id] = executor.run(workflow, dag_id=dag_id, params=params)
@@ -98,6 +100,12 @@ def test_embedded_deployment_runs_the_example_dags(embedded):
     assert [fanned[f"2[{index}]"].result for index in range(6)] == [2300, 2301, 2302, 2303, 2304, 2305]
     assert fanned["2"].status is JobStatus.SUCCESS and "2[6]" not in fanned
     assert executor.outputs(runs["hymir_fanout"])["report"] == [{"files": 6, "bytes": 13815, "largest": 2305}]
+
+    # A unit retried as a whole in new task processes, read back over REST: the load failed once.
+    unit = executor.job_states(runs["hymir_unit"])
+    assert (unit["unit_1"].status, unit["unit_1"].retries) == (JobStatus.SUCCESS, 1)
+    assert [unit[member].status for member in ("1", "2", "3")] == [JobStatus.SUCCESS] * 3
+    assert executor.outputs(runs["hymir_unit"])["report"] == ["3 rows loaded"]
 
 
 def test_deferred_checks_wait_on_the_triggerer_and_resume_with_their_record(embedded):
