@@ -22,6 +22,8 @@ from hymir.decision import Outcome, Verdict, decide, decide_raised, unit_outcome
 from hymir.errors import MissingValue
 from hymir.executor import JobState, JobStatus
 from hymir.job import DEFAULT_CHECK_INTERVAL
+from hymir.jsonsafe import json_copy
+from hymir.labels import describe
 from hymir.running import call_job, summarize
 from hymir.workflow import Workflow
 
@@ -60,7 +62,8 @@ def run_unit_pass(
     how often the unit was retried so far. ``values_of(binding)`` gives the values of producers
     outside the unit; a member's value reaches later members straight from its state.
     ``provided(job_id, state)`` gives the engine's reserved inputs and params; ``log`` gets one line
-    per member result. Returns the members' states and what the pass means for the unit, as
+    per member result (a member that raised: its traceback). Each member gets its own copy of the
+    values it reads. Returns the members' states and what the pass means for the unit, as
     ``decision.unit_outcome`` decides it.
     """
     unit = workflow.units[unit_id]
@@ -71,7 +74,7 @@ def run_unit_pass(
         for producer in binding.producers or ():
             if producer in states:
                 if states[producer].status is JobStatus.SUCCESS:
-                    found.append(states[producer].result)
+                    found.append(json_copy(states[producer].result))
             else:
                 found.extend(values_of(replace(binding, producers=(producer,))))
         return found
@@ -84,8 +87,10 @@ def run_unit_pass(
             call = call_job(workflow, member, values, provided(member, state))
         except MissingValue as error:
             outcome = Outcome(Verdict.FAILED, reason=str(error))
+            log(str(error))
         except BaseException:
             outcome = decide_raised(traceback.format_exc())
+            log(f"{describe(workflow[member])} raised:\n{outcome.reason}")
         else:
             outcome = decide(workflow, member, call.returned, state, rng=rng, check_interval=check_interval)
             log(summarize(workflow, member, call, outcome.delay))

@@ -139,6 +139,19 @@ def test_a_unit_out_of_retries_fails_and_keeps_its_last_try(executor):
     assert states["6"].result == ["start#1", "a#2"], "the callback reads the steps that succeeded"
 
 
+def test_a_member_gets_its_own_copy_of_another_members_value(executor):
+    """A member that changes the list it got changes no value its producer recorded or later members read."""
+    token = f"copy-{engine_of(executor)}"
+    unit = Unit(Chain(uj.listing(token, "made"), uj.mutate(), uj.gather()))
+    workflow_id = run(executor, Workflow(unit))
+    uj.CALLS.pop(token, None)
+    assert executor.outputs(workflow_id) == {
+        "steps": [["made"]],
+        "mutated": [["made", "extra"]],
+        "result": [[["made"]]],
+    }
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_both_engines_report_the_same(scenario, local_executor, airflow_executor):
     """Every state (members, the unit, jobs outside, callbacks) and every output alike on both engines."""

@@ -390,6 +390,8 @@ class _Phase:
             members, outcome = ended
             with run.lock:
                 run.jobs.update(members)
+            if outcome.reason is not None:
+                log.info("%s", outcome.reason)
             if outcome.verdict is Verdict.RETRY:
                 self.restarting.add(job_id)
             self._apply(job_id, stopped_outcome() if self.stopped else outcome)

@@ -80,3 +80,17 @@ def gather(steps: list[str]):
 def side(token: str, name: str):
     """A job beside the unit that produces nothing."""
     _called(token, name)
+
+
+@job(inputs=["steps"], output="mutated")
+def mutate(steps: list[str]):
+    """Change the first value of the list it got in place, then return it."""
+    steps[0].append("extra")
+    return Success(steps[0])
+
+
+@job(output="steps")
+def listing(token: str, name: str):
+    """Produce a list (a value a consumer could change in place) into 'steps'."""
+    _called(token, name)
+    return Success([name])
