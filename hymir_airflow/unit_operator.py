@@ -121,7 +121,7 @@ class HymirUnitOperator(HymirJobOperator):
         record = self._unit_record(context)
         if record.try_number != ti.try_number:
             record.try_number, record.members, record.exception = ti.try_number, {}, None
-        elif (
+        if (
             record.retry_at is not None
             and record.retry_at > time.time()
             and not self._waited_for_retry(record.retry_at - time.time())

@@ -16,7 +16,7 @@ from airflow.sdk.definitions.context import (  # noqa: E402
     _AIRFLOW_PARSING_CONTEXT_TASK_ID,
 )
 
-from hymir import Chain, Group, Unit, Workflow  # noqa: E402
+from hymir import Chain, Group, JobState, JobStatus, Unit, Workflow  # noqa: E402
 from hymir_airflow import compat, workflow_to_dag  # noqa: E402
 from hymir_airflow.compat import dag_serializer  # noqa: E402
 from hymir_airflow.unit_operator import HymirUnitOperator  # noqa: E402
@@ -93,6 +93,18 @@ def test_the_unit_task_logs_one_line_per_member_result(airflow_executor, capfd):
     assert "job 2 (tests.jobs.units.join_steps): 'log', 'c', fails=1, steps=['a#1'] -> Failure(" in log
     assert "unit_1: job 2 (tests.jobs.units.join_steps) returned Failure('c failed on call 1'); retry 1 of 1" in log
     assert airflow_executor.job_state(run_id, "3").result == "a#2"
+
+
+def test_a_unit_retry_waits_its_retry_delay(airflow_executor):
+    """The unit's second try starts no sooner than its retry_delay after the first failed (3.3: a retry policy;
+    before: the operator's own wait)."""
+    token = "delay"
+    unit = Unit(Chain(uj.step(token, "a", fails=1)), retries=1, retry_delay=2)
+    run_id = airflow_executor.run(Workflow(unit), dag_id="hymir_unit_delay")
+    times = uj.TIMES.pop(token)
+    uj.CALLS.pop(token, None)
+    assert airflow_executor.job_state(run_id, "unit_1") == JobState(status=JobStatus.SUCCESS, retries=1)
+    assert len(times) == 2 and times[1] - times[0] >= 2
 
 
 def test_the_hymir_view_shows_the_unit_and_each_member(airflow_executor):

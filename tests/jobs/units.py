@@ -7,17 +7,21 @@ see each other's records, and a step can fail its first calls only (a unit retry
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 
 from hymir import CheckLater, Failure, Retry, Success, job
 
 #: The names of the steps called, in call order, by token.
 CALLS: dict[str, list[str]] = defaultdict(list)
+#: When each call of ``CALLS`` was made (Unix time), by token.
+TIMES: dict[str, list[float]] = defaultdict(list)
 
 
 def _called(token: str, name: str) -> int:
     """Record a call of step ``name`` and return how many it has had, this one included."""
     CALLS[token].append(name)
+    TIMES[token].append(time.time())
     return CALLS[token].count(name)
 
 
