@@ -227,6 +227,14 @@ def test_graph_draws_a_unit_around_the_whole_workflow():
     )
 
 
+def test_run_lists_a_unit_before_its_members():
+    result = hymir("run", f"{W}:in_a_unit")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split()[:3] for line in result.stdout.splitlines()[1:6]]
+    assert [row[0] for row in rows] == ["1", "unit_1", "2", "3", "4"]
+    assert "unit_1  unit of jobs 2, 3, 4  success  0" in result.stdout
+
+
 def test_validate_refuses_a_unit_holding_a_map():
     result = hymir("validate", f"{W}:map_in_a_unit")
     assert result.returncode != 0
