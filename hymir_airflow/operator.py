@@ -50,7 +50,7 @@ from hymir_airflow.compat import (
 )
 from hymir_airflow.registry import built_workflow
 from hymir_airflow.state import STORE_KEY, JobRecord, job_status, mapped_status, member_value_key
-from hymir_airflow.task_docs import job_doc
+from hymir_airflow.task_docs import UNIT_FUNCTION, job_doc
 from hymir_airflow.values import decode, encode
 
 if TYPE_CHECKING:
@@ -185,17 +185,20 @@ class HymirJobOperator(ChosenRescheduleInterval):
         records_task_id: str | None = None,
         deferrable: bool = False,
     ) -> None:
-        """Give the task its job and settings (see ``for_job``)."""
-        job = workflow[job_id]
+        """Give the task its job and settings (see ``for_job``); a unit's task gives its unit id as ``job_id``.
+
+        A unit's task runs no job of its own: it has no arguments, and names ``UNIT_FUNCTION``.
+        """
+        job = workflow[job_id] if job_id not in workflow.units else None
         if records_task_id is None and not HAS_TASK_STATE_STORE:
             records_task_id = RECORDS_TASK_ID
         set_own_attributes(
             self,
-            job_args=list(job.args),
-            job_kwargs=dict(job.kwargs),
+            job_args=list(job.args) if job else [],
+            job_kwargs=dict(job.kwargs) if job else {},
             workflow=workflow,
             hymir_job_id=job_id,
-            hymir_function=job.name,
+            hymir_function=job.name if job else UNIT_FUNCTION,
             hymir_code=code_fingerprint,
             job_task_ids=job_task_ids,
             airflow_retries=airflow_retries,

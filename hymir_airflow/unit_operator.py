@@ -21,8 +21,6 @@ from hymir.units import run_unit_pass
 from hymir.workflow import Workflow
 from hymir_airflow.compat import (
     HAS_RETRY_POLICY,
-    HAS_TASK_STATE_STORE,
-    RECORDS_TASK_ID,
     AirflowFailException,
     redact,
     retry_policy_arguments,
@@ -74,6 +72,9 @@ class HymirUnitOperator(HymirJobOperator):
         min_check_interval: float = 0,
         records_task_id: str | None = None,
         mode: str = "reschedule",
+        deferrable: bool = False,
+        retry_on_exception: bool = False,
+        render_templates: bool = False,
         **kwargs: Any,
     ) -> HymirUnitOperator:
         """The task that runs unit ``unit_id`` of ``workflow``; ``kwargs`` are the sensor's arguments.
@@ -81,34 +82,25 @@ class HymirUnitOperator(HymirJobOperator):
         ``job_task_ids`` maps every job to the task that runs it (a member to its unit's task);
         the other settings mean what they mean for ``HymirJobOperator.for_job``. The task's static
         ``retries`` must be at least the unit's ``retries`` plus ``airflow_retries`` (the factory sets it).
+        ``deferrable``, ``retry_on_exception`` and ``render_templates`` are the workflow's job settings,
+        which a unit does not take: it never defers, its members' exceptions fail its try, and it has no
+        arguments to render.
         """
-        kwargs.pop("deferrable", None)
-        kwargs.pop("retry_on_exception", None)
-        kwargs.pop("render_templates", None)
         kwargs["doc_md"] = unit_doc(workflow, unit_id)
         task = cls(mode=mode, **retry_policy_arguments(), **kwargs)
-        if records_task_id is None and not HAS_TASK_STATE_STORE:
-            records_task_id = RECORDS_TASK_ID
+        task._attach(
+            workflow,
+            unit_id,
+            job_task_ids,
+            code_fingerprint=code_fingerprint,
+            airflow_retries=airflow_retries,
+            min_check_interval=min_check_interval,
+            records_task_id=records_task_id,
+        )
+        members = workflow.units[unit_id].members
         set_own_attributes(
             task,
-            job_args=[],
-            job_kwargs={},
-            workflow=workflow,
-            hymir_job_id=unit_id,
-            hymir_function=UNIT_FUNCTION,
-            hymir_code=code_fingerprint,
-            job_task_ids=job_task_ids,
-            airflow_retries=airflow_retries,
-            retry_on_exception=False,
-            render_templates=False,
-            min_check_interval=min_check_interval,
-            deferrable=False,
-            next_check=task.poke_interval,
-            records_task_id=records_task_id,
-            hymir_members=[
-                [member, workflow[member].name, list(workflow[member].args), dict(workflow[member].kwargs)]
-                for member in workflow.units[unit_id].members
-            ],
+            hymir_members=[[m, workflow[m].name, list(workflow[m].args), dict(workflow[m].kwargs)] for m in members],
         )
         return task
 

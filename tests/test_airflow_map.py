@@ -11,15 +11,11 @@ import pytest
 pytestmark = pytest.mark.airflow
 pytest.importorskip("airflow")
 
-from airflow.sdk.definitions.context import (  # noqa: E402
-    _AIRFLOW_PARSING_CONTEXT_DAG_ID,
-    _AIRFLOW_PARSING_CONTEXT_TASK_ID,
-)
-
 from hymir import Chain, InvalidWorkflow, JobStatus, Map, Workflow  # noqa: E402
 from hymir_airflow import compat, workflow_to_dag  # noqa: E402
 from hymir_airflow.compat import dag_serializer  # noqa: E402
 from tests.jobs import mapping as mj  # noqa: E402
+from tests.parsing_context import set_parsing_context  # noqa: E402
 
 DAG_ID = "hymir_map_shape"
 
@@ -31,11 +27,7 @@ def mapped_workflow(**options) -> Workflow:
 
 def parse(monkeypatch, task_id: str | None, workflow: Workflow | None = None):
     """The DAG as a parse with the parsing context naming ``task_id`` (None: no context) builds it."""
-    for name, value in ((_AIRFLOW_PARSING_CONTEXT_DAG_ID, DAG_ID), (_AIRFLOW_PARSING_CONTEXT_TASK_ID, task_id)):
-        if task_id is None:
-            monkeypatch.delenv(name, raising=False)
-        else:
-            monkeypatch.setenv(name, value)
+    set_parsing_context(monkeypatch, DAG_ID if task_id is not None else None, task_id)
     return workflow_to_dag(workflow or mapped_workflow(max_active=2), dag_id=DAG_ID)
 
 

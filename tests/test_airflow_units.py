@@ -11,16 +11,12 @@ import pytest
 pytestmark = pytest.mark.airflow
 pytest.importorskip("airflow")
 
-from airflow.sdk.definitions.context import (  # noqa: E402
-    _AIRFLOW_PARSING_CONTEXT_DAG_ID,
-    _AIRFLOW_PARSING_CONTEXT_TASK_ID,
-)
-
 from hymir import Chain, Group, JobState, JobStatus, Unit, Workflow  # noqa: E402
 from hymir_airflow import compat, workflow_to_dag  # noqa: E402
 from hymir_airflow.compat import dag_serializer  # noqa: E402
 from hymir_airflow.unit_operator import HymirUnitOperator  # noqa: E402
 from tests.jobs import units as uj  # noqa: E402
+from tests.parsing_context import set_parsing_context  # noqa: E402
 
 DAG_ID = "hymir_unit_shape"
 
@@ -34,11 +30,7 @@ def unit_workflow(token: str = "shape") -> Workflow:
 
 def parse(monkeypatch, task_id: str | None, workflow: Workflow | None = None):
     """The DAG as a parse with the parsing context naming ``task_id`` (None: no context) builds it."""
-    for name, value in ((_AIRFLOW_PARSING_CONTEXT_DAG_ID, DAG_ID), (_AIRFLOW_PARSING_CONTEXT_TASK_ID, task_id)):
-        if task_id is None:
-            monkeypatch.delenv(name, raising=False)
-        else:
-            monkeypatch.setenv(name, value)
+    set_parsing_context(monkeypatch, DAG_ID if task_id is not None else None, task_id)
     return workflow_to_dag(workflow or unit_workflow(), dag_id=DAG_ID)
 
 

@@ -19,14 +19,14 @@ import pytest
 pytestmark = pytest.mark.airflow
 pytest.importorskip("airflow")
 
-from airflow.sdk.definitions.context import (  # noqa: E402
-    _AIRFLOW_PARSING_CONTEXT_DAG_ID,
-    _AIRFLOW_PARSING_CONTEXT_TASK_ID,
-)
-
 from hymir import Chain, Group, Workflow  # noqa: E402
 from hymir_airflow import workflow_to_dag  # noqa: E402
 from tests.jobs import scenario as jobs  # noqa: E402
+from tests.parsing_context import (  # noqa: E402
+    _AIRFLOW_PARSING_CONTEXT_DAG_ID,
+    _AIRFLOW_PARSING_CONTEXT_TASK_ID,
+    set_parsing_context,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,11 +42,7 @@ def sample_workflow(fail_fast: bool = False) -> Workflow:
 
 
 def parse(monkeypatch, dag_id: str | None, task_id: str | None, workflow: Workflow | None = None):
-    for name, value in ((_AIRFLOW_PARSING_CONTEXT_DAG_ID, dag_id), (_AIRFLOW_PARSING_CONTEXT_TASK_ID, task_id)):
-        if value is None:
-            monkeypatch.delenv(name, raising=False)
-        else:
-            monkeypatch.setenv(name, value)
+    set_parsing_context(monkeypatch, dag_id, task_id)
     return workflow_to_dag(workflow or sample_workflow(), dag_id="sample")
 
 
