@@ -169,9 +169,13 @@ def count_in_context(token: str, target: int, *, job_state):
 
 @job(output="contents")
 def wait_for_file(path: str, started: str):
-    """Succeed with the file's contents once it exists; say each check has happened."""
+    """Succeed with the file's contents once it exists; say each check has happened.
+
+    It looks before it says so: the job creating the file waits for that, so the first check never finds it.
+    """
+    exists = os.path.exists(path)
     EVENTS[started].set()
-    if not os.path.exists(path):
+    if not exists:
         return CheckLater(wait_for=3)
     with open(path) as handle:
         return Success(handle.read())
