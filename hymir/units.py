@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from hymir.binding import InputBinding
-from hymir.decision import Outcome, Verdict, decide, decide_raised, unit_outcome
+from hymir.decision import Outcome, Verdict, decide, decide_raised, stopped_outcome, unit_outcome
 from hymir.errors import MissingValue
 from hymir.executor import JobState, JobStatus
 from hymir.job import DEFAULT_CHECK_INTERVAL
@@ -55,16 +55,18 @@ def run_unit_pass(
     log: Callable[[str], None],
     rng: random.Random | None = None,
     check_interval: float = DEFAULT_CHECK_INTERVAL,
+    stopped: Callable[[], bool] = lambda: False,
 ) -> tuple[dict[str, JobState], Outcome]:
     """Run a unit's members from the first that has not succeeded until one does not succeed or none is left.
 
     ``members`` are the members' states in this try (a member not named has not run), ``retries``
     how often the unit was retried so far. ``values_of(binding)`` gives the values of producers
-    outside the unit; a member's value reaches later members straight from its state.
-    ``provided(job_id, state)`` gives the engine's reserved inputs and params; ``log`` gets one line
-    per member result (a member that raised: its traceback). Each member gets its own copy of the
-    values it reads. Returns the members' states and what the pass means for the unit, as
-    ``decision.unit_outcome`` decides it.
+    outside the unit; a member's value reaches later members straight from its state, each member
+    getting its own copy. ``provided(job_id, state)`` gives the engine's reserved inputs and params;
+    ``log`` gets one line per member result (a member that raised: its traceback). ``stopped()`` is
+    asked before each member: once true (a fail_fast run stopped), that member fails as stopped and
+    the rest do not run, as jobs that would start after the stop. Returns the members' states and
+    what the pass means for the unit, as ``decision.unit_outcome`` decides it.
     """
     unit = workflow.units[unit_id]
     states = {member: replace(members.get(member, JobState())) for member in unit.members}
@@ -83,6 +85,9 @@ def run_unit_pass(
         state = states[member]
         if state.status is JobStatus.SUCCESS:
             continue
+        if stopped():
+            states[member] = stopped_outcome().state_after(state)
+            return states, stopped_outcome()
         try:
             call = call_job(workflow, member, values, provided(member, state))
         except MissingValue as error:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import numbers
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -64,6 +65,7 @@ class Group(_Container):
 
 #: The ids of a workflow's units: ``unit_1``, ``unit_2``, ... in definition order.
 UNIT_ID_PREFIX = "unit_"
+_UNIT_ID = re.compile(rf"{UNIT_ID_PREFIX}[1-9][0-9]*")
 
 
 @dataclass(frozen=True)
@@ -536,11 +538,15 @@ class Workflow:
         )
         workflow._structure = _structure_from_data(data.get("structure"), set(by_identity))
         units = data.get("units", {})
-        if not isinstance(units, dict) or not all(
-            isinstance(unit_id, str) and unit_id.startswith(UNIT_ID_PREFIX) for unit_id in units
-        ):
+        if not isinstance(units, dict) or not all(isinstance(u, str) and _UNIT_ID.fullmatch(u) for u in units):
             raise InvalidWorkflow(f"serialized units are an object of unit ids ({UNIT_ID_PREFIX}1, ...): {units!r}")
-        workflow._set_units({unit_id: Unit.from_options(options) for unit_id, options in units.items()})
+        restored = {unit_id: Unit.from_options(options) for unit_id, options in units.items()}
+        bodies = _structure_jobs(workflow._structure)
+        for unit_id, unit in restored.items():
+            if frozenset(unit.members) not in bodies:
+                members = list(unit.members)
+                raise InvalidWorkflow(f"serialized {unit_id} holds {members}, not the jobs of one Chain or Group")
+        workflow._set_units(restored)
         for event_name, items in callback_jobs.items():
             try:
                 event = Workflow.Callbacks(event_name)
@@ -580,6 +586,22 @@ def _a_cycle(predecessors: Mapping[str, Sequence[str]], stuck: set[str]) -> list
             return cycle[::-1]
         seen[upstream] = len(path)
         path.append(upstream)
+
+
+def _structure_jobs(structure: Structure | None) -> set[frozenset[str]]:
+    """The set of jobs of every Chain and Group of ``structure``, the outermost included: what a Unit may hold."""
+    found: set[frozenset[str]] = set()
+
+    def visit(node: Structure) -> frozenset[str]:
+        if isinstance(node, str):
+            return frozenset({node})
+        jobs = frozenset().union(*(visit(child) for child in node[1]))
+        found.add(jobs)
+        return jobs
+
+    if structure is not None:
+        visit(structure)
+    return found
 
 
 def _structure_to_data(structure: Structure | None) -> Any:

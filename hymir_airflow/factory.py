@@ -46,6 +46,9 @@ DEFAULT_AIRFLOW_RETRIES = 3
 #: 3.3, and 0 before (where this delay would precede the job's own retries too).
 DEFAULT_AIRFLOW_RETRY_DELAY: timedelta = DEFAULT_RETRY_DELAY
 
+#: The sensor timeout of a unit's task: long enough never to end its pauses (``check_timeout`` is for jobs).
+UNIT_TIMEOUT = timedelta(days=365)
+
 #: Every Hymir DAG carries this tag, so the UI's tag filter and the Hymir view can find them.
 HYMIR_TAG = "hymir"
 
@@ -279,9 +282,12 @@ def _unit_task(
     operator_defaults: dict[str, Any],
     group: TaskGroup | None,
 ) -> HymirUnitOperator:
-    """The task of one unit: its Airflow retries are the unit's, on top of those for failures it did not ask for."""
+    """The task of one unit: its Airflow retries are the unit's, on top of those for failures it did not ask for.
+
+    Its pauses are bounded by nothing, as on the LocalExecutor: the sensor's timeout is a year.
+    """
     unit = workflow.units[unit_id]
-    arguments = dict(operator_defaults)
+    arguments = {**operator_defaults, "timeout": UNIT_TIMEOUT}
     fingerprints = sorted({_code_fingerprint(workflow[member].name) for member in unit.members})
     return HymirUnitOperator.for_unit(
         task_id=task_ids[unit.members[0]],

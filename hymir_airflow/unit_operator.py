@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import PokeReturnValue
 
 from hymir.decision import Outcome, Verdict
 from hymir.executor import JobState, JobStatus
+from hymir.jsonsafe import json_copy
 from hymir.labels import call_label, describe
 from hymir.units import run_unit_pass
 from hymir.workflow import Workflow
@@ -48,7 +50,8 @@ class HymirUnitOperator(HymirJobOperator):
 
     Made by ``for_unit``. The task's Airflow retries are the unit's: a try that fails is retried
     after the unit's ``retry_delay`` and runs every member again. A member that asks to run again
-    later reschedules the task (units never defer), and the next poke resumes at that member.
+    later reschedules the task (units never defer), and the next poke resumes at that member; the
+    unit's pauses are not bounded by ``check_timeout``, as the LocalExecutor bounds them by nothing.
     After every poke the task pushes each member's value that succeeded in this try under
     ``job_<id>``, where consumers outside the unit read it. Members' states live in the task's
     record; the log has one line per member result.
@@ -113,6 +116,14 @@ class HymirUnitOperator(HymirJobOperator):
         record = self._unit_record(context)
         if record.try_number != ti.try_number:
             record.try_number, record.members, record.exception = ti.try_number, {}, None
+            outside = ti.try_number - 1 - record.retries
+            if outside > self.airflow_retries:
+                record.exception = (
+                    f"{self._who()}: Airflow retried its task {outside} times for failures the unit did not ask a "
+                    f"retry for (a lost worker, a timeout), more than its retries={self.airflow_retries}"
+                )
+                self._save_unit(context, record)
+                raise AirflowFailException(record.exception)
         if (
             record.retry_at is not None
             and record.retry_at > time.time()
@@ -148,6 +159,7 @@ class HymirUnitOperator(HymirJobOperator):
             record.checks += 1
             self._save_unit(context, record)
             self.next_check = self._check_interval(outcome.delay)
+            self.next_check_bounded = False
             return False
         record.exception = redact(outcome.reason)
         if outcome.verdict is Verdict.RETRY and outcome.delay is not None:
@@ -159,13 +171,13 @@ class HymirUnitOperator(HymirJobOperator):
         raise AirflowFailException(outcome.reason)
 
     def _provided(self, context: Context, job_id: str, state: JobState) -> dict[str, Any]:
-        """The reserved inputs and params a member gets, as a job task gives them."""
+        """The reserved inputs and params a member gets, as a job task gives them: its own copies of them."""
         return {
-            **{name: context["params"][name] for name in self.workflow.params},
+            **json_copy({name: context["params"][name] for name in self.workflow.params}),
             "workflow_id": context["run_id"],
             "job_id": job_id,
             "workflow": self.workflow,
-            "job_state": state,
+            "job_state": replace(state, context=json_copy(state.context), result=json_copy(state.result)),
             "workflow_state": self._workflow_state(context),
         }
 

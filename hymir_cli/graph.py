@@ -84,10 +84,11 @@ def render(workflow: Workflow, fmt: str) -> str:
     ids = {job_id: f"job_{n}" for n, job_id in enumerate(layout.readable_ids, start=1)}
     bodies = {body: unit_id for unit_id, body in layout.unit_bodies.items()}
     body = [line for member in layout.top_level for line in _members(workflow, member, ids, syntax, bodies)]
-    around = [unit_id for unit_id in workflow.units if unit_id not in layout.unit_bodies]
-    if around:
-        (unit_id,) = around  # only a unit around the whole workflow holds no nested container
-        opening = syntax.open_subgraph.format(id=unit_id, label=_unit_label(workflow, unit_id, "Chain"))
+    structure = workflow.structure
+    for unit_id in [unit_id for unit_id in workflow.units if unit_id not in layout.unit_bodies]:
+        # Only a unit around the whole workflow holds no nested Chain or Group: it holds the outermost one.
+        kind = structure[0].capitalize() if isinstance(structure, tuple) else "Chain"
+        opening = syntax.open_subgraph.format(id=unit_id, label=_unit_label(workflow, unit_id, kind))
         body = [opening, *("    " + line for line in body), syntax.close_subgraph]
     for event, callbacks in workflow.callbacks.items():
         for callback in callbacks:

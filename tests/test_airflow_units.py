@@ -99,6 +99,19 @@ def test_a_unit_retry_waits_its_retry_delay(airflow_executor):
     assert len(times) == 2 and times[1] - times[0] >= 2
 
 
+def test_check_timeout_bounds_no_unit_pause():
+    """A member checked again after the DAG's check_timeout still finishes: a unit's pauses are not job checks."""
+    from hymir_airflow import AirflowExecutor
+
+    token = "timeout"
+    executor = AirflowExecutor(check_timeout=1, min_check_interval=0)
+    workflow = Workflow(Unit(Chain(uj.waiting_step(token, "w", 2, wait=1))))
+    run_id = executor.run(workflow, dag_id="hymir_unit_timeout")
+    uj.CALLS.pop(token, None)
+    assert executor.job_state(run_id, "unit_1") == JobState(status=JobStatus.SUCCESS, checks=2)
+    assert executor.job_state(run_id, "1").checks == 2
+
+
 def test_the_hymir_view_shows_the_unit_and_each_member(airflow_executor):
     """The run page has the unit's row (its task's state and retries) and one row per member, with its output;
     a member's whole value is served under ``unit_1~<id>``."""

@@ -223,7 +223,7 @@ def test_graph_draws_a_unit_around_the_whole_workflow():
     assert result.returncode == 0, result.stderr
     assert (
         result.stdout.splitlines()[2]
-        == '    subgraph cluster_unit_1 { label="Unit unit_1: Chain, one task, retries=0";'
+        == '    subgraph cluster_unit_1 { label="Unit unit_1: Group, one task, retries=0";'
     )
 
 

@@ -152,6 +152,13 @@ def test_a_member_gets_its_own_copy_of_another_members_value(executor):
     }
 
 
+def test_each_member_gets_its_own_copy_of_the_runs_params(executor):
+    """A member that changes a param in place changes nothing another member gets."""
+    workflow = Workflow(Unit(Chain(uj.change_param(), uj.read_param())), params={"settings": {"a": 1}})
+    workflow_id = run(executor, workflow)
+    assert executor.outputs(workflow_id)["seen"] == [{"a": 1}]
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_both_engines_report_the_same(scenario, local_executor, airflow_executor):
     """Every state (members, the unit, jobs outside, callbacks) and every output alike on both engines."""
@@ -221,3 +228,42 @@ def test_a_workflow_with_units_round_trips_through_serialize():
     assert restored.units["unit_1"].members == ("2", "3")
     assert restored.units["unit_1"].retries == 2
     assert restored.unit_of("3") == "unit_1" and restored.unit_of("1") is None
+
+
+def test_a_pass_stops_at_the_next_member_once_the_run_is_stopped():
+    """The runner asks before each member whether a fail_fast run stopped: that member fails as stopped."""
+    from hymir.decision import Verdict
+    from hymir.units import run_unit_pass
+
+    workflow = Workflow(Unit(Chain(uj.step("stop", "a"), uj.step("stop", "b"), uj.step("stop", "c"))))
+    asked = iter([False, True])
+    states, outcome = run_unit_pass(
+        workflow,
+        "unit_1",
+        {},
+        0,
+        values_of=lambda binding: [],
+        provided=lambda job_id, state: {},
+        log=lambda line: None,
+        stopped=lambda: next(asked),
+    )
+    assert uj.CALLS.pop("stop") == ["a"]
+    assert outcome.verdict is Verdict.FAILED and outcome.reason.startswith("stopped")
+    assert [states[m].status for m in ("1", "2", "3")] == [JobStatus.SUCCESS, JobStatus.FAILURE, JobStatus.PENDING]
+
+
+@pytest.mark.parametrize(
+    "units, message",
+    [
+        ({"unit_x": {"members": ["2", "3"], "retries": 0, "retry_delay": 0}}, "object of unit ids"),
+        ({"unit_1~2": {"members": ["2", "3"], "retries": 0, "retry_delay": 0}}, "object of unit ids"),
+        ({"unit_1": {"members": ["2"], "retries": 0, "retry_delay": 0}}, "not the jobs of one Chain or Group"),
+        ({"unit_1": {"members": ["1", "2"], "retries": 0, "retry_delay": 0}}, "not the jobs of one Chain or Group"),
+    ],
+    ids=["bad-id", "separator-in-id", "part-of-a-chain", "across-containers"],
+)
+def test_serialized_units_must_name_one_chain_or_group(units, message):
+    data = group_retried("t").to_dict()
+    data["units"] = units
+    with pytest.raises(InvalidWorkflow, match=message):
+        Workflow.deserialize(data, allowed_modules=["tests.jobs"])

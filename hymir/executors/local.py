@@ -320,6 +320,7 @@ class _Phase:
                 provided=provided,
                 log=lambda line: log.info("%s", line),
                 rng=self.executor._rng,
+                stopped=lambda: self.stopped,
             )
         except BaseException:
             ended = traceback.format_exc()

@@ -51,11 +51,12 @@ def join_steps(token: str, name: str, steps: list[str], fails: int = 0):
 
 
 @job(inputs=["job_state"], output="steps")
-def waiting_step(token: str, name: str, checks: int, *, job_state):
-    """Ask to be checked again ``checks`` times, counting in its context, then produce what the context says."""
+def waiting_step(token: str, name: str, checks: int, wait: float = 0, *, job_state):
+    """Ask to be checked again ``checks`` times ``wait`` s apart, counting in its context, then produce what the
+    context says."""
     _called(token, name)
     if job_state.checks < checks:
-        return CheckLater(wait_for=0, context={"seen": job_state.checks + 1})
+        return CheckLater(wait_for=wait, context={"seen": job_state.checks + 1})
     return Success(f"{name} after {job_state.context}")
 
 
@@ -98,3 +99,16 @@ def listing(token: str, name: str):
     """Produce a list (a value a consumer could change in place) into 'steps'."""
     _called(token, name)
     return Success([name])
+
+
+@job(inputs=["settings"], output="steps")
+def change_param(settings: dict):
+    """Change the run's param it got, in place."""
+    settings["changed"] = True
+    return Success("changed")
+
+
+@job(inputs=["settings"], output="seen")
+def read_param(settings: dict):
+    """Return the run's param as it got it."""
+    return Success(settings)
