@@ -230,6 +230,9 @@ class Workflow:
 
     def _set_units(self, units: dict[str, Unit]) -> None:
         """Check and keep the workflow's units, by id (``unit_1``, ...), and which unit each member is in."""
+        if not units:
+            self._units, self._unit_of = {}, {}
+            return
         validate_units(units, self._jobs, self._maps, self.dependencies)
         position = {job_id: index for index, job_id in enumerate(self._order)}
         self._units = {
