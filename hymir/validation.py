@@ -280,31 +280,24 @@ def validate_units(
                 f"({jobs[made[0]].name}), a member of {owner[made[0]]}: a Map cannot go over a Unit member's "
                 "output; let a job outside the Unit produce the list"
             )
-    for job_id, predecessors in dependencies:
-        if job_id in owner:
-            continue
-        for upstream in predecessors:
-            if upstream in owner and _reaches(dependencies, job_id, owner[upstream], owner):
-                raise InvalidWorkflow(
-                    f"job {job_id} ({jobs[job_id].name}) runs after a member of {owner[upstream]} and before "
-                    "another: a Unit's members must run in one go, with no outside job between them"
-                )
-
-
-def _reaches(
-    dependencies: Sequence[tuple[str, Sequence[str]]], job_id: str, unit_id: str, owner: Mapping[str, str]
-) -> bool:
-    """True when a member of ``unit_id`` waits, directly or not, for ``job_id``."""
     successors: dict[str, list[str]] = {}
     for downstream, predecessors in dependencies:
         for upstream in predecessors:
             successors.setdefault(upstream, []).append(downstream)
-    seen, todo = {job_id}, [job_id]
-    while todo:
-        for successor in successors.get(todo.pop(), ()):
-            if owner.get(successor) == unit_id:
-                return True
-            if successor not in seen:
-                seen.add(successor)
-                todo.append(successor)
-    return False
+    for unit_id, unit in units.items():
+        # The outside jobs right after a member, then all they lead to: none may lead back into the unit.
+        # Each job is looked at once per unit, since one that leads back would have been reported.
+        first = [(job, job) for m in unit.members for job in successors.get(m, ()) if owner.get(job) != unit_id]
+        seen = {job for job, _ in first}
+        todo = list(first)
+        while todo:
+            job_id, after = todo.pop()
+            for successor in successors.get(job_id, ()):
+                if owner.get(successor) == unit_id:
+                    raise InvalidWorkflow(
+                        f"job {after} ({jobs[after].name}) runs after a member of {unit_id} and before "
+                        "another: a Unit's members must run in one go, with no outside job between them"
+                    )
+                if successor not in seen:
+                    seen.add(successor)
+                    todo.append((successor, after))

@@ -267,3 +267,12 @@ def test_serialized_units_must_name_one_chain_or_group(units, message):
     data["units"] = units
     with pytest.raises(InvalidWorkflow, match=message):
         Workflow.deserialize(data, allowed_modules=["tests.jobs"])
+
+
+def test_a_serialized_unit_with_an_outside_job_between_its_members_is_refused():
+    """Edges that put an outside job between two members would split the unit's one step: refused, naming the job."""
+    workflow = Workflow(Chain(Unit(Group(uj.step("t", "a"), uj.step("t", "b"))), uj.side("t", "x")))
+    data = workflow.to_dict()
+    data["edges"] = [["1", "3"], ["3", "2"]]
+    with pytest.raises(InvalidWorkflow, match=r"job 3 \(tests.jobs.units.side\) runs after a member of unit_1"):
+        Workflow.deserialize(data, allowed_modules=["tests.jobs"])
