@@ -218,21 +218,18 @@ def _unit_part_state(workflow: Workflow, job_id: str, row: TaskInstanceSummary |
         exception = None if status is JobStatus.SUCCESS else record.exception
         return JobState(status=status, retries=record.retries, checks=record.checks, exception=exception)
     status, member = record.member(job_id)
-    return JobState(
-        status=status,
-        retries=member.retries,
-        checks=member.checks,
-        context=dict(member.context),
-        exception=member.exception,
-        result=member.result,
-    )
+    return _recorded_state(status, member, member.result)
 
 
 def _job_state(row: TaskInstanceSummary | None, record: JobRecord, value: Any) -> JobState:
     """A JobState from what Airflow knows (state) and what the job recorded (retries, checks, ...)."""
     if row is None:
         return JobState()
-    status = job_status(row.state)
+    return _recorded_state(job_status(row.state), record, value)
+
+
+def _recorded_state(status: JobStatus, record: JobRecord, value: Any) -> JobState:
+    """A JobState of ``status`` from a job's record, ``value`` being its Success value."""
     return JobState(
         status=status,
         retries=record.retries,
