@@ -277,28 +277,22 @@ def job_value(session: Session, dag_bag: Any, dag_id: str, run_id: str, task_id:
     if part not in VALUE_PARTS or split_instance_key(task_id)[0] not in {task.task_id for task in tasks}:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"run {run_id!r} has no Hymir job value {task_id}/{part}")
     database = MetadataDatabase()
-    if member:
-        stored = database.records(dag_id, run_id, [task_id], _records_holder(tasks)).get(task_id)
-        member_status, member_record = UnitRecord.from_stored(stored).member(member)
-        succeeded = member_status is JobStatus.SUCCESS
-        value = {
-            "output": member_record.result if succeeded else None,
-            "failure": None if succeeded else member_record.result,
-            "context": member_record.context,
-            "exception": member_record.exception,
-        }[part]
-        if value is None or value == {}:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"job {member!r} has no {part} in run {run_id!r}")
-        return value
-    if part == "output":
+    if part == "output" and not member:
         outputs = database.return_values(dag_id, run_id, [task_id])
         if task_id not in outputs:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"task {task_id!r} has no output in run {run_id!r}")
         return xcom_value(outputs[task_id])
-    record = JobRecord.from_stored(database.records(dag_id, run_id, [task_id], _records_holder(tasks)).get(task_id))
-    value = {"failure": record.result, "context": record.context, "exception": record.exception}[part]
+    stored = database.records(dag_id, run_id, [task_id], _records_holder(tasks)).get(task_id)
+    # A unit's member keeps its Success value in the unit's record, where a job keeps only a Failure's.
+    output, record = None, JobRecord.from_stored(stored)
+    if member:
+        member_status, record = UnitRecord.from_stored(stored).member(member)
+        output = record.result if member_status is JobStatus.SUCCESS else None
+    failure = record.result if output is None else None
+    value = {"output": output, "failure": failure, "context": record.context, "exception": record.exception}[part]
     if value is None or value == {}:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"task {task_id!r} has no {part} in run {run_id!r}")
+        who = f"job {member!r}" if member else f"task {task_id!r}"
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{who} has no {part} in run {run_id!r}")
     return value
 
 
