@@ -131,9 +131,11 @@ def test_the_secrets_masker_hides_known_secrets_and_sensitive_keys():
 
 def test_seal_round_trips_and_encrypts_with_a_fernet_key():
     """seal/unseal: the deployment's Fernet key (the tests configure one, as the launcher does) encrypts."""
-    value = {"cached_password": "pw", "n": [1, 2.5, None]}
+    # Long enough that random ciphertext cannot hold it by chance (a two-letter one did, in a few percent of runs).
+    secret = "correct-horse-battery-staple"
+    value = {"cached_password": secret, "n": [1, 2.5, None]}
     sealed = compat.seal(value)
-    assert compat.seals_encrypted() and "pw" not in sealed
+    assert compat.seals_encrypted() and secret not in sealed and "cached_password" not in sealed
     assert compat.unseal(sealed) == value
 
 
